@@ -1,0 +1,102 @@
+// The meshlens command: `meshlens [all-in-one|collector|query] [--config file] [flags]`.
+import { ConfigError, FLAGS, configKeys, envName, loadConfig } from '../collector/config.ts';
+import { type Command, createLogger, startMeshlens } from './run.ts';
+
+const COMMANDS: Command[] = ['all-in-one', 'collector', 'query'];
+
+const USAGE = `usage: meshlens [all-in-one|collector|query] [--config meshlens.yaml] [flags]
+
+  all-in-one   collector + query API in one process on embedded ClickHouse (default)
+  collector    receivers only; needs --clickhouse-url
+  query        query API only; needs --clickhouse-url
+
+flags:
+  --config FILE        YAML configuration file (or MESHLENS_CONFIG)
+${Object.entries(FLAGS).map(([flag, key]) => `  ${flag.padEnd(20)} ${key}`).join('\n')}
+  --set KEY=VALUE      any configuration key, e.g. --set batch.max_rows=50000
+  --print-config       print the resolved configuration and exit
+  --help               this text
+
+every key is also an environment variable: ${configKeys().slice(0, 2).map((k) => envName(k.path)).join(', ')}, ...`;
+
+interface Args {
+  command: Command;
+  file?: string;
+  overrides: Record<string, string>;
+  printConfig: boolean;
+}
+
+function parseArgs(argv: string[]): Args | 'help' {
+  const args: Args = { command: 'all-in-one', overrides: {}, printConfig: false };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
+    const value = () => {
+      const v = inline ?? argv[++i];
+      if (v === undefined) throw new ConfigError(`flag ${flag} needs a value`);
+      return v;
+    };
+    if (flag === '--help' || flag === '-h') return 'help';
+    else if (flag === '--print-config') args.printConfig = true;
+    else if (flag === '--config') args.file = value();
+    else if (flag === '--set') {
+      const pair = value();
+      const eq = pair.indexOf('=');
+      if (eq <= 0) throw new ConfigError(`--set needs KEY=VALUE, got "${pair}"`);
+      args.overrides[pair.slice(0, eq)] = pair.slice(eq + 1);
+    } else if (flag in FLAGS) args.overrides[FLAGS[flag]!] = value();
+    else if ((COMMANDS as string[]).includes(arg) && i === 0) args.command = arg as Command;
+    else throw new ConfigError(`unknown argument "${arg}" (see meshlens --help)`);
+  }
+  return args;
+}
+
+async function main(): Promise<void> {
+  let args: Args | 'help';
+  let config;
+  try {
+    args = parseArgs(process.argv.slice(2));
+    if (args === 'help') {
+      console.log(USAGE);
+      return;
+    }
+    config = loadConfig({ file: args.file, overrides: args.overrides });
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(`meshlens: ${error.message}`);
+      process.exit(2);
+    }
+    throw error;
+  }
+  if (args.printConfig) {
+    console.log(JSON.stringify(config, null, 2));
+    return;
+  }
+  const log = createLogger(config.log.level);
+  let running;
+  try {
+    running = await startMeshlens(args.command, config, log);
+  } catch (error) {
+    log.fatal(`meshlens could not start: ${String((error as Error).message).split('\n')[0]}`);
+    process.exit(1);
+  }
+  let signals = 0;
+  const shutdown = (signal: string) => {
+    if (++signals > 1) {
+      log.warn(`${signal} again: exiting now without waiting for pending writes`);
+      process.exit(130);
+    }
+    log.info(`${signal} received`);
+    running.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        log.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+await main();

@@ -1,0 +1,170 @@
+// Collects encoded rows from many requests into large inserts (ClickHouse wants thousands of rows
+// per insert, about once a second at most per table), and tells each request when its rows are
+// stored: a sender is acknowledged only after the insert that carried its rows succeeded.
+//
+// Memory is bounded: rows waiting or in flight never exceed `maxQueuedBytes`; past that, `submit`
+// refuses at once with an OverloadError, which receivers turn into RESOURCE_EXHAUSTED / 429 +
+// Retry-After. `close()` stops taking rows, writes everything already taken, and returns.
+
+export class OverloadError extends Error {
+  constructor(readonly retryAfterSeconds: number) {
+    super('meshlens is over its ingest queue bound (limits.queue_bytes); retry later');
+  }
+}
+
+export class ShuttingDownError extends Error {
+  constructor() {
+    super('meshlens is shutting down; retry against another instance or after restart');
+  }
+}
+
+export interface BatcherOptions {
+  /** Seal a batch once it holds this many rows. */
+  maxBatchRows: number;
+  /** Seal a batch at the latest this long after its first row arrived. */
+  maxDelayMs: number;
+  /** Bound on encoded bytes waiting or being written. */
+  maxQueuedBytes: number;
+  /** Inserts that may run at once. */
+  concurrency: number;
+  /** Writes one batch; rejects if storage refused it. */
+  write: (body: Buffer, rows: number) => Promise<void>;
+  /** Called whenever the queue changes, for the queue gauges. */
+  onQueueChange?: (rows: number, bytes: number) => void;
+}
+
+interface Entry {
+  text: string;
+  rows: number;
+  resolve: () => void;
+  reject: (error: Error) => void;
+}
+
+interface Batch {
+  entries: Entry[];
+  rows: number;
+  bytes: number;
+}
+
+export class Batcher {
+  private open: Batch = emptyBatch();
+  private sealed: Batch[] = [];
+  private inFlight = 0;
+  private queuedRows = 0;
+  private queuedBytes = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private closing = false;
+  /** The open batch's deadline passed: seal it as soon as a writer is free. */
+  private due = false;
+  private idleWaiters: Array<() => void> = [];
+
+  constructor(private readonly options: BatcherOptions) {}
+
+  /** Queues rows (JSONCompactEachRow lines, newline-terminated); resolves once they are stored. */
+  submit(text: string, rows: number): Promise<void> {
+    if (rows === 0) return Promise.resolve();
+    if (this.closing) return Promise.reject(new ShuttingDownError());
+    const bytes = text.length;
+    // A single request larger than the whole bound still gets in when the queue is empty, so a
+    // legal request (under limits.max_body_bytes) can never be refused forever.
+    if (this.queuedBytes > 0 && this.queuedBytes + bytes > this.options.maxQueuedBytes) {
+      return Promise.reject(new OverloadError(this.retryAfterSeconds()));
+    }
+    return new Promise<void>((resolve, reject) => {
+      this.open.entries.push({ text, rows, resolve, reject });
+      this.open.rows += rows;
+      this.open.bytes += bytes;
+      this.queuedRows += rows;
+      this.queuedBytes += bytes;
+      this.reportQueue();
+      if (this.open.rows >= this.options.maxBatchRows) this.sealOpen();
+      else this.timer ??= setTimeout(() => this.onDeadline(), this.options.maxDelayMs);
+      this.pump();
+    });
+  }
+
+  /** Stops taking rows and resolves once every row already taken is written (or failed). */
+  async close(): Promise<void> {
+    this.closing = true;
+    this.sealOpen();
+    this.pump();
+    await new Promise<void>((resolve) => {
+      if (this.isIdle()) resolve();
+      else this.idleWaiters.push(resolve);
+    });
+  }
+
+  get pendingRows(): number {
+    return this.queuedRows;
+  }
+
+  private onDeadline(): void {
+    this.timer = undefined;
+    this.due = true;
+    this.pump();
+  }
+
+  private sealOpen(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.due = false;
+    if (this.open.rows > 0) {
+      this.sealed.push(this.open);
+      this.open = emptyBatch();
+    }
+  }
+
+  /**
+   * Starts inserts while a writer is free. A batch past its deadline is only sealed when a writer
+   * can take it; while all are busy it keeps growing (up to maxBatchRows), so slow storage gets
+   * fewer, larger inserts instead of a pile of small ones.
+   */
+  private pump(): void {
+    while (this.inFlight < this.options.concurrency) {
+      if (this.sealed.length === 0 && this.due) this.sealOpen();
+      const batch = this.sealed.shift();
+      if (!batch) return;
+      this.inFlight++;
+      void this.writeBatch(batch);
+    }
+  }
+
+  private async writeBatch(batch: Batch): Promise<void> {
+    let failure: Error | undefined;
+    try {
+      const text = batch.entries.length === 1 ? batch.entries[0]!.text : batch.entries.map((e) => e.text).join('');
+      await this.options.write(Buffer.from(text), batch.rows);
+    } catch (error) {
+      failure = error instanceof Error ? error : new Error(String(error));
+    }
+    this.inFlight--;
+    this.queuedRows -= batch.rows;
+    this.queuedBytes -= batch.bytes;
+    this.reportQueue();
+    for (const entry of batch.entries) {
+      if (failure) entry.reject(failure);
+      else entry.resolve();
+    }
+    if (this.closing) this.sealOpen();
+    this.pump();
+    if (this.isIdle()) for (const wake of this.idleWaiters.splice(0)) wake();
+  }
+
+  private isIdle(): boolean {
+    return this.inFlight === 0 && this.sealed.length === 0 && this.open.rows === 0;
+  }
+
+  /** How long until the queue has likely drained: about one batch delay per batch ahead of us. */
+  private retryAfterSeconds(): number {
+    const batchesAhead = Math.ceil(this.queuedRows / this.options.maxBatchRows);
+    return Math.max(1, Math.min(30, Math.ceil((batchesAhead * this.options.maxDelayMs) / 1000)));
+  }
+
+  private reportQueue(): void {
+    this.options.onQueueChange?.(this.queuedRows, this.queuedBytes);
+  }
+}
+
+function emptyBatch(): Batch {
+  return { entries: [], rows: 0, bytes: 0 };
+}

@@ -1,0 +1,39 @@
+// The collector: receivers → trace intake (convert, validate, limit) → span exporter (batch, write).
+import type { FastifyBaseLogger } from 'fastify';
+import type { MeshlensConfig } from './config.ts';
+import type { CollectorMetrics } from './metrics.ts';
+import { OtlpGrpcReceiver } from './receivers/otlp-grpc.ts';
+import { OtlpHttpReceiver } from './receivers/otlp-http.ts';
+import { SpanExporter } from './span-exporter.ts';
+import type { ClickHouseStore } from './storage/store.ts';
+import { TraceIntake } from './trace-intake.ts';
+
+export class Collector {
+  readonly grpc: OtlpGrpcReceiver;
+  readonly http: OtlpHttpReceiver;
+  private readonly exporter: SpanExporter;
+
+  constructor(store: ClickHouseStore, config: MeshlensConfig, metrics: CollectorMetrics, log: FastifyBaseLogger) {
+    this.exporter = new SpanExporter(store, metrics, {
+      maxBatchRows: config.batch.maxRows,
+      maxDelayMs: config.batch.maxDelayMs,
+      maxQueuedBytes: config.limits.queueBytes,
+    });
+    const intake = new TraceIntake(this.exporter, metrics, config.limits);
+    const { host } = config.server;
+    const maxBodyBytes = config.limits.maxBodyBytes;
+    this.grpc = new OtlpGrpcReceiver(intake, metrics, log, { host, port: config.server.otlp_grpc_port, maxBodyBytes });
+    this.http = new OtlpHttpReceiver(intake, metrics, log, { host, port: config.server.otlp_http_port, maxBodyBytes });
+  }
+
+  async start(): Promise<void> {
+    await this.grpc.start();
+    await this.http.start();
+  }
+
+  /** Stops taking data, waits for requests in progress, and writes everything acknowledged or pending. */
+  async stop(): Promise<void> {
+    await Promise.all([this.grpc.stop(), this.http.stop()]);
+    await this.exporter.close();
+  }
+}

@@ -1,0 +1,239 @@
+// Configuration: defaults, then a YAML file (--config or MESHLENS_CONFIG), then environment variables
+// (MESHLENS_<SECTION>_<KEY>, plus the contract's short aliases), then flags. The schema below is the
+// single description of every key: validation, defaults, env names and the README table come from it.
+// A bad value stops start-up with one line naming the key.
+import { readFileSync } from 'node:fs';
+import { Type, type Static, type TSchema } from 'typebox';
+import { Value } from 'typebox/value';
+import { parse as parseYaml } from 'yaml';
+
+const DURATION = '^([0-9]+(\\.[0-9]+)?(ms|s|m|h|d|w))+$';
+const SIZE = '^[0-9]+(\\.[0-9]+)?\\s*(B|KiB|MiB|GiB|KB|MB|GB|k|m|g)?$';
+
+const Port = (port: number, description: string) =>
+  Type.Integer({ minimum: 0, maximum: 65535, default: port, description });
+const Duration = (value: string, description: string) => Type.String({ pattern: DURATION, default: value, description });
+const Size = (value: string, description: string) => Type.String({ pattern: SIZE, default: value, description });
+const Section = <T extends Record<string, TSchema>>(properties: T) =>
+  Type.Object(properties, { additionalProperties: false, default: {} });
+
+export const ConfigSchema = Section({
+  server: Section({
+    host: Type.String({ default: '0.0.0.0', description: 'address every listener binds to' }),
+    otlp_grpc_port: Port(4317, 'OTLP gRPC (TraceService/Export)'),
+    otlp_http_port: Port(4318, 'OTLP HTTP (POST /v1/traces)'),
+    query_port: Port(16686, 'query API, Jaeger-compatible API, /metrics, /healthz'),
+  }),
+  storage: Section({
+    data_dir: Type.String({ default: './data', description: 'embedded ClickHouse (chDB) data directory; alias MESHLENS_DATA_DIR' }),
+    retention: Duration('7d', 'how long data is kept (whole days; becomes ClickHouse TTL)'),
+    clickhouse: Section({
+      url: Type.String({ default: '', description: 'ClickHouse server URL; when set, used instead of the embedded engine; alias MESHLENS_CLICKHOUSE_URL' }),
+      username: Type.String({ default: 'default', description: 'ClickHouse user' }),
+      password: Type.String({ default: '', description: 'ClickHouse password' }),
+      database: Type.String({ default: 'default', description: 'ClickHouse database' }),
+    }),
+  }),
+  batch: Section({
+    max_rows: Type.Integer({ minimum: 1, default: 20000, description: 'rows per insert at most' }),
+    max_delay: Duration('200ms', 'longest a row waits for its batch to fill'),
+  }),
+  limits: Section({
+    max_body_bytes: Size('16MiB', 'request body size after decompression; larger gets 413 / RESOURCE_EXHAUSTED'),
+    spans_per_request: Type.Integer({ minimum: 1, default: 100000, description: 'spans in one request; more gets 413 / RESOURCE_EXHAUSTED' }),
+    attributes_per_span: Type.Integer({ minimum: 1, default: 128, description: 'attributes kept per span, event or link; the rest are dropped and counted' }),
+    attribute_value_length: Type.Integer({ minimum: 1, default: 16384, description: 'characters kept per attribute value; longer ones are truncated' }),
+    queue_bytes: Size('256MiB', 'encoded rows waiting for storage; past it senders get RESOURCE_EXHAUSTED / 429 with Retry-After'),
+  }),
+  log: Section({
+    level: Type.Union(
+      ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+      { default: 'info', description: 'log level' },
+    ),
+  }),
+});
+
+export type RawConfig = Static<typeof ConfigSchema>;
+
+/** The configuration with durations and sizes resolved to numbers. */
+export interface MeshlensConfig {
+  server: RawConfig['server'];
+  storage: {
+    dataDir: string;
+    retentionDays: number;
+    clickhouse: { url: string; username: string; password: string; database: string };
+  };
+  batch: { maxRows: number; maxDelayMs: number };
+  limits: {
+    maxBodyBytes: number;
+    spansPerRequest: number;
+    attributesPerSpan: number;
+    attributeValueLength: number;
+    queueBytes: number;
+  };
+  log: { level: string };
+}
+
+export class ConfigError extends Error {}
+
+/** Short environment names the contract promises, beside the generic MESHLENS_<SECTION>_<KEY>. */
+const ENV_ALIASES: Record<string, string> = {
+  MESHLENS_DATA_DIR: 'storage.data_dir',
+  MESHLENS_CLICKHOUSE_URL: 'storage.clickhouse.url',
+};
+
+/** Flags for the most common keys; any key can also be given as --set path=value. */
+export const FLAGS: Record<string, string> = {
+  '--data-dir': 'storage.data_dir',
+  '--clickhouse-url': 'storage.clickhouse.url',
+  '--retention': 'storage.retention',
+  '--host': 'server.host',
+  '--query-port': 'server.query_port',
+  '--otlp-grpc-port': 'server.otlp_grpc_port',
+  '--otlp-http-port': 'server.otlp_http_port',
+  '--log-level': 'log.level',
+};
+
+interface Leaf {
+  path: string;
+  schema: TSchema;
+}
+
+/** Every settable key, as a dotted path with its schema. */
+export function configKeys(schema: TSchema = ConfigSchema, prefix = ''): Leaf[] {
+  const properties = (schema as { properties?: Record<string, TSchema> }).properties;
+  if (!properties) return [{ path: prefix, schema }];
+  return Object.entries(properties).flatMap(([key, child]) => configKeys(child, prefix ? `${prefix}.${key}` : key));
+}
+
+export const envName = (path: string) => `MESHLENS_${path.replace(/\./g, '_').toUpperCase()}`;
+
+export interface ConfigSources {
+  /** Path of a YAML file; when absent, MESHLENS_CONFIG, else no file. */
+  file?: string | undefined;
+  env?: NodeJS.ProcessEnv;
+  /** Key paths set by flags, already mapped from flag names. */
+  overrides?: Record<string, string>;
+}
+
+export function loadConfig(sources: ConfigSources = {}): MeshlensConfig {
+  const env = sources.env ?? process.env;
+  const file = sources.file ?? env.MESHLENS_CONFIG;
+  const raw: Record<string, unknown> = file ? readYaml(file) : {};
+  const leaves = configKeys();
+  for (const [alias, path] of Object.entries(ENV_ALIASES)) {
+    const value = env[alias];
+    if (value !== undefined && value !== '') setPath(raw, path, coerce(leafSchema(leaves, path), value, alias));
+  }
+  for (const leaf of leaves) {
+    const value = env[envName(leaf.path)];
+    if (value !== undefined && value !== '') setPath(raw, leaf.path, coerce(leaf.schema, value, envName(leaf.path)));
+  }
+  for (const [path, value] of Object.entries(sources.overrides ?? {})) {
+    const schema = leafSchema(leaves, path);
+    if (!schema) throw new ConfigError(`config: unknown key "${path}"`);
+    setPath(raw, path, coerce(schema, value, path));
+  }
+  const withDefaults = Value.Default(ConfigSchema, raw) as unknown;
+  const error = firstError(withDefaults);
+  if (error) throw new ConfigError(error);
+  return resolve(withDefaults as RawConfig);
+}
+
+function readYaml(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new ConfigError(`config: cannot read ${file}: ${(error as Error).message}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = parseYaml(text);
+  } catch (error) {
+    throw new ConfigError(`config: ${file} is not valid YAML: ${(error as Error).message.split('\n')[0]}`);
+  }
+  if (parsed === null || parsed === undefined) return {};
+  if (typeof parsed !== 'object' || Array.isArray(parsed)) throw new ConfigError(`config: ${file} must be a YAML mapping`);
+  return parsed as Record<string, unknown>;
+}
+
+function leafSchema(leaves: Leaf[], path: string): TSchema | undefined {
+  return leaves.find((l) => l.path === path)?.schema;
+}
+
+/** Environment values and flags are text: numbers become numbers where the key wants one. */
+function coerce(schema: TSchema | undefined, value: string, source: string): unknown {
+  const type = (schema as { type?: string } | undefined)?.type;
+  if (type !== 'integer' && type !== 'number') return value;
+  const n = Number(value);
+  if (value.trim() === '' || Number.isNaN(n)) throw new ConfigError(`config: ${source} must be a number, got "${value}"`);
+  return n;
+}
+
+function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
+  const parts = path.split('.');
+  let node = target;
+  for (const part of parts.slice(0, -1)) {
+    const next = node[part];
+    if (typeof next !== 'object' || next === null) node[part] = {};
+    node = node[part] as Record<string, unknown>;
+  }
+  node[parts[parts.length - 1]!] = value;
+}
+
+function firstError(value: unknown): string | undefined {
+  for (const error of Value.Errors(ConfigSchema, value)) {
+    const key = error.instancePath.replace(/^\//, '').replace(/\//g, '.');
+    if (error.keyword === 'boolean') return `config: unknown key "${key}"`;
+    if (error.keyword === 'additionalProperties') continue;
+    if (error.keyword === 'pattern') {
+      const what = (error.params as { pattern?: string }).pattern === DURATION ? 'a duration like 30s, 5m, 7d' : 'a size like 16MiB';
+      return `config: ${key} must be ${what}, got ${JSON.stringify(valueAt(value, key))}`;
+    }
+    return `config: ${key || '(top level)'} ${error.message}, got ${JSON.stringify(valueAt(value, key))}`;
+  }
+  return undefined;
+}
+
+function valueAt(value: unknown, path: string): unknown {
+  return path.split('.').reduce<unknown>((node, part) => (node as Record<string, unknown> | undefined)?.[part], value);
+}
+
+const DURATION_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+const SIZE_BYTES: Record<string, number> = {
+  '': 1, B: 1, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3, KB: 1000, MB: 1000 ** 2, GB: 1000 ** 3, k: 1024, m: 1024 ** 2, g: 1024 ** 3,
+};
+
+export function parseDurationMs(text: string): number {
+  let total = 0;
+  for (const [, amount, , unit] of text.matchAll(/([0-9]+(\.[0-9]+)?)(ms|s|m|h|d|w)/g)) total += Number(amount) * DURATION_MS[unit!]!;
+  return total;
+}
+
+export function parseSizeBytes(text: string): number {
+  const match = /^([0-9]+(?:\.[0-9]+)?)\s*([A-Za-z]*)$/.exec(text)!;
+  return Math.floor(Number(match[1]) * SIZE_BYTES[match[2]!]!);
+}
+
+function resolve(raw: RawConfig): MeshlensConfig {
+  const retentionMs = parseDurationMs(raw.storage.retention);
+  if (retentionMs < DURATION_MS.d!) throw new ConfigError(`config: storage.retention must be at least 1d, got "${raw.storage.retention}"`);
+  return {
+    server: raw.server,
+    storage: {
+      dataDir: raw.storage.data_dir,
+      retentionDays: Math.ceil(retentionMs / DURATION_MS.d!),
+      clickhouse: raw.storage.clickhouse,
+    },
+    batch: { maxRows: raw.batch.max_rows, maxDelayMs: parseDurationMs(raw.batch.max_delay) },
+    limits: {
+      maxBodyBytes: parseSizeBytes(raw.limits.max_body_bytes),
+      spansPerRequest: raw.limits.spans_per_request,
+      attributesPerSpan: raw.limits.attributes_per_span,
+      attributeValueLength: raw.limits.attribute_value_length,
+      queueBytes: parseSizeBytes(raw.limits.queue_bytes),
+    },
+    log: { level: raw.log.level },
+  };
+}

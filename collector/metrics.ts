@@ -1,0 +1,92 @@
+// meshlens' own metrics, served at GET /metrics on the query port. One registry per process, so
+// tests that start several instances in one process keep their counts apart.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export type Receiver = 'otlp-grpc' | 'otlp-http';
+
+export class CollectorMetrics {
+  readonly registry = new Registry();
+
+  readonly receivedSpans = new Counter({
+    name: 'meshlens_received_spans_total',
+    help: 'Spans decoded from requests, before validation and limits.',
+    labelNames: ['receiver'] as const,
+    registers: [this.registry],
+  });
+  readonly acceptedSpans = new Counter({
+    name: 'meshlens_accepted_spans_total',
+    help: 'Spans written to storage and acknowledged to their sender.',
+    labelNames: ['receiver'] as const,
+    registers: [this.registry],
+  });
+  readonly rejectedSpans = new Counter({
+    name: 'meshlens_rejected_spans_total',
+    help: 'Spans refused as invalid (bad ids, limits); the sender was told which and why (OTLP partial success).',
+    labelNames: ['receiver', 'reason'] as const,
+    registers: [this.registry],
+  });
+  readonly refusedSpans = new Counter({
+    name: 'meshlens_refused_spans_total',
+    help: 'Spans not taken because the collector was overloaded or shutting down; the sender was told to retry.',
+    labelNames: ['receiver', 'reason'] as const,
+    registers: [this.registry],
+  });
+  readonly droppedSpans = new Counter({
+    name: 'meshlens_dropped_spans_total',
+    help: 'Spans whose storage insert failed; the sender was told to retry (UNAVAILABLE / 503).',
+    labelNames: ['receiver'] as const,
+    registers: [this.registry],
+  });
+  readonly badRequests = new Counter({
+    name: 'meshlens_bad_requests_total',
+    help: 'Requests refused whole as undecodable or over a size limit.',
+    labelNames: ['receiver', 'reason'] as const,
+    registers: [this.registry],
+  });
+  readonly truncatedAttributes = new Counter({
+    name: 'meshlens_truncated_attributes_total',
+    help: 'Attribute values cut to limits.attribute_value_length.',
+    registers: [this.registry],
+  });
+  readonly droppedAttributes = new Counter({
+    name: 'meshlens_dropped_attributes_total',
+    help: 'Attributes dropped past limits.attributes_per_span (counted in the span\'s dropped_attributes_count).',
+    registers: [this.registry],
+  });
+  readonly batchRows = new Histogram({
+    name: 'meshlens_batch_rows',
+    help: 'Rows per insert.',
+    labelNames: ['table'] as const,
+    buckets: [10, 100, 1000, 5000, 10000, 20000, 50000, 100000],
+    registers: [this.registry],
+  });
+  readonly insertSeconds = new Histogram({
+    name: 'meshlens_insert_duration_seconds',
+    help: 'Time one insert took in storage.',
+    labelNames: ['table'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+  readonly insertFailures = new Counter({
+    name: 'meshlens_insert_failures_total',
+    help: 'Inserts that storage refused.',
+    labelNames: ['table'] as const,
+    registers: [this.registry],
+  });
+  readonly queueRows = new Gauge({
+    name: 'meshlens_queue_rows',
+    help: 'Rows accepted into the batcher and not yet written.',
+    labelNames: ['table'] as const,
+    registers: [this.registry],
+  });
+  readonly queueBytes = new Gauge({
+    name: 'meshlens_queue_bytes',
+    help: 'Encoded bytes waiting in the batcher; bounded by limits.queue_bytes.',
+    labelNames: ['table'] as const,
+    registers: [this.registry],
+  });
+
+  constructor(options: { processMetrics?: boolean } = {}) {
+    if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'meshlens_' });
+  }
+}

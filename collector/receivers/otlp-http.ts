@@ -1,0 +1,135 @@
+// OTLP over HTTP on 4318: POST /v1/traces with a protobuf or JSON body, optionally gzip-compressed.
+// Replies follow OTLP/HTTP: 200 with an ExportTraceServiceResponse (partial success when some spans
+// were rejected) in the request's encoding; errors carry a google.rpc.Status in the same encoding.
+import { createGunzip, createInflate } from 'node:zlib';
+import type { Readable } from 'node:stream';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
+import { OverloadError, ShuttingDownError } from '../batcher.ts';
+import type { CollectorMetrics } from '../metrics.ts';
+import { GrpcCode, encodeStatus, statusJson } from '../otlp/status.ts';
+import {
+  BadRequestError,
+  decodeTraceRequestJson,
+  decodeTraceRequestProto,
+  encodeTraceResponseProto,
+  traceResponseJson,
+  type WireTraceRequest,
+} from '../otlp/traces.ts';
+import type { TraceIntake } from '../trace-intake.ts';
+
+export interface HttpReceiverOptions {
+  host: string;
+  port: number;
+  maxBodyBytes: number;
+}
+
+const PROTOBUF = 'application/x-protobuf';
+
+export class OtlpHttpReceiver {
+  readonly app: FastifyInstance;
+  port = 0;
+
+  constructor(
+    private readonly intake: TraceIntake,
+    private readonly metrics: CollectorMetrics,
+    log: FastifyBaseLogger,
+    private readonly options: HttpReceiverOptions,
+  ) {
+    this.app = Fastify({ loggerInstance: log, bodyLimit: options.maxBodyBytes, logController: new LogController({ disableRequestLogging: true }) });
+    this.app.addHook('preParsing', async (request, _reply, payload) => decompress(request.headers['content-encoding'], payload));
+    this.app.removeAllContentTypeParsers();
+    this.app.addContentTypeParser(PROTOBUF, { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+    this.app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => done(null, body));
+    this.app.addContentTypeParser('*', { parseAs: 'buffer' }, (req, _body, done) =>
+      done(new BadRequestError(`unsupported content type "${req.headers['content-type'] ?? ''}"; send ${PROTOBUF} or application/json`, 'decode'), undefined),
+    );
+    this.app.setErrorHandler((error, request, reply) => {
+      const json = !String(request.headers['content-type'] ?? '').startsWith(PROTOBUF);
+      if (error instanceof BadRequestError) return this.fail(reply, json, error);
+      const fastifyError = error as { statusCode?: number; code?: string; message?: string };
+      if (fastifyError.code?.startsWith('Z_')) {
+        return this.fail(reply, json, new BadRequestError(`body is not valid ${String(request.headers['content-encoding'])}: ${fastifyError.message}`, 'decode'));
+      }
+      if (fastifyError.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || fastifyError.statusCode === 413) {
+        return this.fail(reply, json, new BadRequestError(`request body over limits.max_body_bytes (${this.options.maxBodyBytes} bytes after decompression)`, 'too_large'));
+      }
+      if (fastifyError.statusCode !== undefined && fastifyError.statusCode < 500) {
+        return this.fail(reply, json, new BadRequestError(firstLine(fastifyError.message ?? 'bad request'), 'decode'));
+      }
+      return this.fail(reply, json, error);
+    });
+    this.app.post('/v1/traces', async (request, reply) => {
+      const json = typeof request.body === 'string';
+      const wire: WireTraceRequest = json ? decodeTraceRequestJson(request.body as string) : decodeTraceRequestProto(request.body as Buffer);
+      const { rejected, errorMessage } = await this.intake.accept('otlp-http', wire);
+      if (json) return reply.code(200).type('application/json').send(traceResponseJson(rejected, errorMessage));
+      return reply.code(200).type(PROTOBUF).send(Buffer.from(encodeTraceResponseProto(rejected, errorMessage)));
+    });
+  }
+
+  private fail(reply: FastifyReply, json: boolean, error: unknown): FastifyReply {
+    let status: number;
+    let code: number;
+    let retryAfter: number | undefined;
+    if (error instanceof BadRequestError) {
+      this.metrics.badRequests.inc({ receiver: 'otlp-http', reason: error.reason });
+      status = error.reason === 'too_large' ? 413 : 400;
+      code = error.reason === 'too_large' ? GrpcCode.RESOURCE_EXHAUSTED : GrpcCode.INVALID_ARGUMENT;
+    } else if (error instanceof OverloadError) {
+      [status, code, retryAfter] = [429, GrpcCode.RESOURCE_EXHAUSTED, error.retryAfterSeconds];
+    } else if (error instanceof ShuttingDownError) {
+      [status, code, retryAfter] = [503, GrpcCode.UNAVAILABLE, 5];
+    } else {
+      reply.log.error({ err: error }, 'span insert failed');
+      [status, code, retryAfter] = [503, GrpcCode.UNAVAILABLE, 5];
+    }
+    const message =
+      error instanceof BadRequestError || error instanceof OverloadError || error instanceof ShuttingDownError
+        ? error.message
+        : `storage refused the write, retry later: ${firstLine(error instanceof Error ? error.message : String(error))}`;
+    if (retryAfter !== undefined) reply.header('retry-after', String(retryAfter));
+    reply.code(status);
+    return json ? reply.type('application/json').send(statusJson(code, message)) : reply.type(PROTOBUF).send(Buffer.from(encodeStatus(code, message)));
+  }
+
+  async start(): Promise<void> {
+    try {
+      await this.app.listen({ host: this.options.host, port: this.options.port });
+    } catch (error) {
+      throw new Error(`cannot listen for OTLP/HTTP on ${this.options.host}:${this.options.port}: ${(error as Error).message}`);
+    }
+    const address = this.app.server.address();
+    this.port = typeof address === 'object' && address ? address.port : this.options.port;
+  }
+
+  /** Stops taking requests and waits for those in progress. */
+  async stop(): Promise<void> {
+    await this.app.close();
+  }
+}
+
+/**
+ * Inflates gzip/deflate bodies. fastify checks Content-Length against the bytes read from the stream
+ * we return, which are the inflated ones; `receivedEncodedLength` tells it the raw count instead,
+ * while `bodyLimit` still caps the inflated size.
+ */
+function decompress(encoding: string | string[] | undefined, payload: Readable): Readable {
+  const name = String(encoding ?? 'identity').toLowerCase();
+  if (name === 'identity') return payload;
+  if (name !== 'gzip' && name !== 'deflate') {
+    throw new BadRequestError(`unsupported content-encoding "${name}"; send gzip or none`, 'decode');
+  }
+  const inflate = name === 'gzip' ? createGunzip() : createInflate();
+  const counted = inflate as typeof inflate & { receivedEncodedLength: number };
+  counted.receivedEncodedLength = 0;
+  payload.on('data', (chunk: Buffer) => {
+    counted.receivedEncodedLength += chunk.length;
+  });
+  payload.on('error', (error) => inflate.destroy(error));
+  payload.pipe(inflate);
+  return inflate;
+}
+
+function firstLine(text: string): string {
+  return text.split('\n')[0] ?? '';
+}

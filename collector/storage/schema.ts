@@ -1,0 +1,181 @@
+// The schema, as an ordered list of versioned migrations applied at start-up. Every statement is
+// idempotent (IF NOT EXISTS), and the applied versions are recorded in `schema_migrations`, so a
+// restart, or two processes starting against one server, apply each version once and harmlessly.
+// Why the tables look the way they do: docs/storage.md.
+import type { ClickHouseStore } from './store.ts';
+import { sqlInt, sqlString } from './store.ts';
+
+export interface SchemaOptions {
+  /** Days to keep data: becomes every table's TTL. */
+  retentionDays: number;
+}
+
+interface Migration {
+  version: number;
+  name: string;
+  statements: (options: SchemaOptions) => string[];
+}
+
+/** Tables that hold data and therefore carry the retention TTL; the expression is their day column. */
+export const RETAINED_TABLES: ReadonlyArray<{ table: string; day: string }> = [
+  { table: 'spans', day: 'toDate(ts)' },
+  { table: 'trace_index', day: 'day' },
+  { table: 'operations', day: 'day' },
+];
+
+const ttl = (day: string, o: SchemaOptions) => `TTL ${day} + INTERVAL ${sqlInt(o.retentionDays)} DAY`;
+
+/** Columns of `spans_ingest`, in the order the span writer encodes them. */
+export const SPAN_INGEST_COLUMNS = [
+  'trace_id',
+  'span_id',
+  'parent_span_id',
+  'trace_state',
+  'service',
+  'namespace',
+  'name',
+  'kind',
+  'start_ns',
+  'duration_ns',
+  'status_code',
+  'status_message',
+  'flags',
+  'attributes',
+  'attribute_types',
+  'resource_attributes',
+  'resource_types',
+  'scope_name',
+  'scope_version',
+  'events',
+  'links',
+  'dropped_counts',
+] as const;
+
+const MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    name: 'spans, trace index, operations',
+    statements: (o) => [
+      // Receivers write here. A Null table stores nothing: its materialized view converts hex ids to
+      // binary and nanoseconds to DateTime64 on the way into `spans`, so the writer can send plain JSON.
+      `CREATE TABLE IF NOT EXISTS spans_ingest (
+        trace_id String, span_id String, parent_span_id String, trace_state String,
+        service String, namespace String, name String, kind UInt8,
+        start_ns Int64, duration_ns UInt64, status_code UInt8, status_message String, flags UInt32,
+        attributes Map(String, String), attribute_types Map(String, String),
+        resource_attributes Map(String, String), resource_types Map(String, String),
+        scope_name String, scope_version String, events String, links String,
+        dropped_counts Array(UInt32)
+      ) ENGINE = Null`,
+      `CREATE TABLE IF NOT EXISTS spans (
+        ts DateTime64(9) CODEC(Delta, ZSTD(1)),
+        trace_id FixedString(16) CODEC(ZSTD(1)),
+        span_id FixedString(8) CODEC(ZSTD(1)),
+        parent_span_id FixedString(8) CODEC(ZSTD(1)),
+        trace_state String CODEC(ZSTD(1)),
+        service LowCardinality(String) CODEC(ZSTD(1)),
+        namespace LowCardinality(String) CODEC(ZSTD(1)),
+        name LowCardinality(String) CODEC(ZSTD(1)),
+        kind UInt8 CODEC(ZSTD(1)),
+        duration_ns UInt64 CODEC(T64, ZSTD(1)),
+        status_code UInt8 CODEC(ZSTD(1)),
+        status_message String CODEC(ZSTD(1)),
+        flags UInt32 CODEC(ZSTD(1)),
+        attributes Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+        attribute_types Map(LowCardinality(String), LowCardinality(String)) CODEC(ZSTD(1)),
+        resource_attributes Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+        resource_types Map(LowCardinality(String), LowCardinality(String)) CODEC(ZSTD(1)),
+        scope_name LowCardinality(String) CODEC(ZSTD(1)),
+        scope_version LowCardinality(String) CODEC(ZSTD(1)),
+        events String CODEC(ZSTD(1)),
+        links String CODEC(ZSTD(1)),
+        dropped_counts Array(UInt32) CODEC(ZSTD(1)),
+        INDEX idx_trace_id trace_id TYPE bloom_filter(0.001) GRANULARITY 1,
+        INDEX idx_duration duration_ns TYPE minmax GRANULARITY 1
+      ) ENGINE = MergeTree
+      PARTITION BY toDate(ts)
+      ORDER BY (service, name, toDateTime(ts))
+      ${ttl('toDate(ts)', o)}
+      SETTINGS ttl_only_drop_parts = 1`,
+      `CREATE MATERIALIZED VIEW IF NOT EXISTS spans_ingest_mv TO spans AS
+      SELECT
+        fromUnixTimestamp64Nano(start_ns) AS ts,
+        unhex(trace_id) AS trace_id, unhex(span_id) AS span_id,
+        if(parent_span_id = '', toFixedString('\\0\\0\\0\\0\\0\\0\\0\\0', 8), unhex(parent_span_id)) AS parent_span_id,
+        trace_state, service, namespace, name, kind, duration_ns, status_code, status_message, flags,
+        attributes, attribute_types, resource_attributes, resource_types, scope_name, scope_version,
+        events, links, dropped_counts
+      FROM spans_ingest`,
+      // Trace id -> time bounds, so a trace fetch reads only the partitions and granules it needs.
+      // Day-partitioned so TTL drops it whole, like the spans.
+      `CREATE TABLE IF NOT EXISTS trace_index (
+        day Date,
+        trace_id FixedString(16) CODEC(ZSTD(1)),
+        start SimpleAggregateFunction(min, DateTime64(9)),
+        end SimpleAggregateFunction(max, DateTime64(9)),
+        spans SimpleAggregateFunction(sum, UInt64),
+        errors SimpleAggregateFunction(sum, UInt64)
+      ) ENGINE = AggregatingMergeTree
+      PARTITION BY day
+      ORDER BY trace_id
+      ${ttl('day', o)}
+      SETTINGS ttl_only_drop_parts = 1`,
+      `CREATE MATERIALIZED VIEW IF NOT EXISTS trace_index_mv TO trace_index AS
+      SELECT toDate(ts) AS day, trace_id,
+        min(ts) AS start, max(ts + toIntervalNanosecond(duration_ns)) AS end,
+        count() AS spans, countIf(status_code = 2) AS errors
+      FROM spans GROUP BY day, trace_id`,
+      // The service and operation lists, without scanning spans.
+      `CREATE TABLE IF NOT EXISTS operations (
+        day Date,
+        service LowCardinality(String),
+        name LowCardinality(String),
+        kind UInt8,
+        spans SimpleAggregateFunction(sum, UInt64)
+      ) ENGINE = AggregatingMergeTree
+      PARTITION BY day
+      ORDER BY (service, name, kind)
+      ${ttl('day', o)}
+      SETTINGS ttl_only_drop_parts = 1`,
+      `CREATE MATERIALIZED VIEW IF NOT EXISTS operations_mv TO operations AS
+      SELECT toDate(ts) AS day, service, name, kind, count() AS spans
+      FROM spans GROUP BY day, service, name, kind`,
+    ],
+  },
+];
+
+export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
+
+/** Brings the database up to the latest schema and the configured retention. Safe to run every start. */
+export async function migrate(store: ClickHouseStore, options: SchemaOptions): Promise<{ applied: number[] }> {
+  await store.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+    version UInt32, name String, applied_at DateTime DEFAULT now()
+  ) ENGINE = ReplacingMergeTree ORDER BY version`);
+  const done = new Set(
+    (await store.query<{ version: number }>('SELECT version FROM schema_migrations')).map((r) => Number(r.version)),
+  );
+  const applied: number[] = [];
+  for (const migration of MIGRATIONS) {
+    if (done.has(migration.version)) continue;
+    for (const statement of migration.statements(options)) await store.exec(statement);
+    await store.exec(
+      `INSERT INTO schema_migrations (version, name) VALUES (${sqlInt(migration.version)}, ${sqlString(migration.name)})`,
+    );
+    applied.push(migration.version);
+  }
+  await applyRetention(store, options);
+  return { applied };
+}
+
+/** Changes each table's TTL when `storage.retention` changed since the table was created. */
+async function applyRetention(store: ClickHouseStore, options: SchemaOptions): Promise<void> {
+  const rows = await store.query<{ name: string; create_table_query: string }>(
+    `SELECT name, create_table_query FROM system.tables WHERE database = currentDatabase()
+     AND name IN (${RETAINED_TABLES.map((t) => sqlString(t.table)).join(', ')})`,
+  );
+  for (const { table, day } of RETAINED_TABLES) {
+    const ddl = rows.find((r) => r.name === table)?.create_table_query ?? '';
+    if (ddl.includes(`toIntervalDay(${options.retentionDays})`)) continue;
+    await store.exec(`ALTER TABLE ${table} MODIFY ${ttl(day, options)}`);
+  }
+}

@@ -1,0 +1,39 @@
+// What every trace receiver does with a decoded request, whatever its transport: convert and
+// validate, count, export, and report what was rejected. Transports only map outcomes to status codes.
+import type { CollectorMetrics, Receiver } from './metrics.ts';
+import { convertTraceRequest, type TraceLimits, type WireTraceRequest } from './otlp/traces.ts';
+import { OverloadError, ShuttingDownError } from './batcher.ts';
+import type { SpanExporter } from './span-exporter.ts';
+
+export interface IntakeResult {
+  rejected: number;
+  errorMessage: string;
+}
+
+export class TraceIntake {
+  constructor(
+    private readonly exporter: SpanExporter,
+    private readonly metrics: CollectorMetrics,
+    private readonly limits: TraceLimits,
+  ) {}
+
+  /** Resolves once the accepted spans are stored. Throws BadRequestError, OverloadError, ShuttingDownError or a storage error. */
+  async accept(receiver: Receiver, request: WireTraceRequest): Promise<IntakeResult> {
+    const converted = convertTraceRequest(request, this.limits);
+    const { spans, rejected, errorMessage } = converted;
+    this.metrics.receivedSpans.inc({ receiver }, spans.length + rejected);
+    if (rejected > 0) this.metrics.rejectedSpans.inc({ receiver, reason: 'invalid' }, rejected);
+    if (converted.truncatedAttributes > 0) this.metrics.truncatedAttributes.inc(converted.truncatedAttributes);
+    if (converted.droppedAttributes > 0) this.metrics.droppedAttributes.inc(converted.droppedAttributes);
+    try {
+      await this.exporter.export(spans);
+    } catch (error) {
+      if (error instanceof OverloadError) this.metrics.refusedSpans.inc({ receiver, reason: 'overload' }, spans.length);
+      else if (error instanceof ShuttingDownError) this.metrics.refusedSpans.inc({ receiver, reason: 'shutdown' }, spans.length);
+      else this.metrics.droppedSpans.inc({ receiver }, spans.length);
+      throw error;
+    }
+    this.metrics.acceptedSpans.inc({ receiver }, spans.length);
+    return { rejected, errorMessage };
+  }
+}

@@ -1,0 +1,65 @@
+// Starts a real meshlens all-in-one for a test: embedded ClickHouse in a fresh temporary directory,
+// every listener on 127.0.0.1 port 0, so test files can run side by side.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig, type MeshlensConfig } from '../../collector/config.ts';
+import { type Command, type RunningMeshlens, startMeshlens } from '../../bin/run.ts';
+
+export interface TestMeshlens {
+  running: RunningMeshlens;
+  config: MeshlensConfig;
+  dataDir: string;
+  /** http://127.0.0.1:<query port> */
+  queryUrl: string;
+  /** http://127.0.0.1:<otlp http port> */
+  otlpHttpUrl: string;
+  /** 127.0.0.1:<otlp grpc port> */
+  otlpGrpcAddress: string;
+  /** Stops meshlens (flushing) and keeps the data directory. */
+  stop(): Promise<void>;
+  /** Stops meshlens and removes the data directory. */
+  destroy(): Promise<void>;
+}
+
+export function tempDataDir(): string {
+  return mkdtempSync(join(tmpdir(), 'meshlens-test-'));
+}
+
+/** `overrides` are configuration keys as dotted paths, as `--set` takes them. */
+export async function startTestMeshlens(
+  options: { overrides?: Record<string, string>; dataDir?: string; command?: Command } = {},
+): Promise<TestMeshlens> {
+  const dataDir = options.dataDir ?? tempDataDir();
+  const config = loadConfig({
+    env: {},
+    overrides: {
+      'server.host': '127.0.0.1',
+      'server.otlp_grpc_port': '0',
+      'server.otlp_http_port': '0',
+      'server.query_port': '0',
+      'storage.data_dir': dataDir,
+      'log.level': process.env.MESHLENS_TEST_LOG_LEVEL ?? 'warn',
+      ...options.overrides,
+    },
+  });
+  const running = await startMeshlens(options.command ?? 'all-in-one', config);
+  return {
+    running,
+    config,
+    dataDir,
+    queryUrl: `http://127.0.0.1:${running.ports.query}`,
+    otlpHttpUrl: `http://127.0.0.1:${running.ports.otlpHttp}`,
+    otlpGrpcAddress: `127.0.0.1:${running.ports.otlpGrpc}`,
+    stop: () => running.stop(),
+    destroy: async () => {
+      await running.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function getJson<T = unknown>(url: string): Promise<{ status: number; body: T }> {
+  const response = await fetch(url);
+  return { status: response.status, body: (await response.json()) as T };
+}
