@@ -19,11 +19,11 @@ export class Collector {
       maxDelayMs: config.batch.maxDelayMs,
       maxQueuedBytes: config.limits.queueBytes,
     });
-    const intake = new TraceIntake(this.exporter, metrics, config.limits);
+    const intake = new TraceIntake(this.exporter, metrics);
     const { host } = config.server;
     const maxBodyBytes = config.limits.maxBodyBytes;
-    this.grpc = new OtlpGrpcReceiver(intake, metrics, log, { host, port: config.server.otlp_grpc_port, maxBodyBytes });
-    this.http = new OtlpHttpReceiver(intake, metrics, log, { host, port: config.server.otlp_http_port, maxBodyBytes });
+    this.grpc = new OtlpGrpcReceiver(intake, metrics, log, { host, port: config.server.otlp_grpc_port, maxBodyBytes, limits: config.limits });
+    this.http = new OtlpHttpReceiver(intake, metrics, log, { host, port: config.server.otlp_http_port, maxBodyBytes, limits: config.limits });
   }
 
   async start(): Promise<void> {

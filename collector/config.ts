@@ -120,6 +120,7 @@ export function loadConfig(sources: ConfigSources = {}): MeshlensConfig {
   const env = sources.env ?? process.env;
   const file = sources.file ?? env.MESHLENS_CONFIG;
   const raw: Record<string, unknown> = file ? readYaml(file) : {};
+  dropEmptySections(raw, ConfigSchema);
   const leaves = configKeys();
   for (const [alias, path] of Object.entries(ENV_ALIASES)) {
     const value = env[alias];
@@ -156,6 +157,17 @@ function readYaml(file: string): Record<string, unknown> {
   if (parsed === null || parsed === undefined) return {};
   if (typeof parsed !== 'object' || Array.isArray(parsed)) throw new ConfigError(`config: ${file} must be a YAML mapping`);
   return parsed as Record<string, unknown>;
+}
+
+/** A section whose keys are all commented out parses as null: it means "nothing set here", not an error. */
+function dropEmptySections(node: Record<string, unknown>, schema: TSchema): void {
+  const properties = (schema as { properties?: Record<string, TSchema> }).properties ?? {};
+  for (const [key, child] of Object.entries(properties)) {
+    if (!(child as { properties?: unknown }).properties) continue;
+    const value = node[key];
+    if (value === null) delete node[key];
+    else if (typeof value === 'object' && !Array.isArray(value)) dropEmptySections(value as Record<string, unknown>, child);
+  }
 }
 
 function leafSchema(leaves: Leaf[], path: string): TSchema | undefined {

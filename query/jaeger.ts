@@ -107,10 +107,10 @@ export function toJaegerTrace(spans: readonly ReadSpan[]): JaegerTrace {
 const GO_DURATION_NS: Record<string, bigint> = { ns: 1n, us: 1_000n, 'µs': 1_000n, ms: 1_000_000n, s: 1_000_000_000n, m: 60_000_000_000n, h: 3_600_000_000_000n };
 
 /** A Go duration string ("100ms", "1.5s", "1h30m", "500us") in nanoseconds; a bare number is µs. */
-export function parseGoDuration(text: string): bigint {
+export function parseGoDuration(text: string, param = 'duration'): bigint {
   if (/^[0-9]+$/.test(text)) return BigInt(text) * 1000n;
   const parts = [...text.matchAll(/([0-9]+(?:\.[0-9]+)?)(ns|us|µs|ms|s|m|h)/g)];
-  if (parts.length === 0 || parts.map((p) => p[0]).join('') !== text) throw new JaegerQueryError(`not a duration: "${text}" (use e.g. 100ms, 1.5s, 500us)`);
+  if (parts.length === 0 || parts.map((p) => p[0]).join('') !== text) throw new JaegerQueryError(`${param} is not a duration: "${text}" (use e.g. 100ms, 1.5s, 500us)`);
   let total = 0n;
   for (const [, amount, unit] of parts) {
     const [whole, frac = ''] = amount!.split('.');
@@ -203,15 +203,15 @@ export const jaegerApi: FastifyPluginAsyncTypebox<JaegerApiOptions> = async (app
   app.get('/api/traces', { schema: { querystring: SearchQuery } }, async (request) => {
     const q = request.query;
     const endUs = q.end ? BigInt(q.end) : BigInt(Date.now()) * 1000n;
-    const lookbackUs = q.lookback && q.lookback !== 'custom' ? parseGoDuration(q.lookback) / 1000n : DEFAULT_LOOKBACK_US;
+    const lookbackUs = q.lookback && q.lookback !== 'custom' ? parseGoDuration(q.lookback, 'lookback') / 1000n : DEFAULT_LOOKBACK_US;
     const startUs = q.start ? BigInt(q.start) : endUs - lookbackUs;
     if (startUs > endUs) throw new JaegerQueryError('start must not be after end');
     const query: TraceQuery = {
       service: q.service || undefined,
       operation: q.operation || undefined,
       tags: parseTags(q.tags, q.tag),
-      minDurationNanos: q.minDuration ? parseGoDuration(q.minDuration) : undefined,
-      maxDurationNanos: q.maxDuration ? parseGoDuration(q.maxDuration) : undefined,
+      minDurationNanos: q.minDuration ? parseGoDuration(q.minDuration, 'minDuration') : undefined,
+      maxDurationNanos: q.maxDuration ? parseGoDuration(q.maxDuration, 'maxDuration') : undefined,
       startUnixNano: startUs * 1000n,
       endUnixNano: endUs * 1000n,
       limit: q.limit || 100,

@@ -6,7 +6,8 @@ import type { FastifyBaseLogger } from 'fastify';
 import { OverloadError, ShuttingDownError } from '../batcher.ts';
 import type { CollectorMetrics } from '../metrics.ts';
 import { GrpcCode, encodeStatus } from '../otlp/status.ts';
-import { BadRequestError, decodeTraceRequestProto, encodeTraceResponseProto } from '../otlp/traces.ts';
+import { convertTraceProto } from '../otlp/traces-proto.ts';
+import { BadRequestError, type TraceLimits, encodeTraceResponseProto } from '../otlp/traces.ts';
 import type { TraceIntake } from '../trace-intake.ts';
 
 const identity = (b: Buffer) => b;
@@ -27,6 +28,7 @@ export interface GrpcReceiverOptions {
   host: string;
   port: number;
   maxBodyBytes: number;
+  limits: TraceLimits;
 }
 
 /** A gRPC error whose details carry google.rpc.Status (and RetryInfo when a retry can succeed). */
@@ -64,14 +66,14 @@ export class OtlpGrpcReceiver {
   }
 
   private readonly export: grpc.handleUnaryCall<Buffer, Buffer> = (call, callback) => {
-    let request;
+    let converted;
     try {
-      request = decodeTraceRequestProto(call.request);
+      converted = convertTraceProto(call.request, this.options.limits);
     } catch (error) {
       callback(outcomeToGrpc(error, this.metrics));
       return;
     }
-    this.intake.accept('otlp-grpc', request).then(
+    this.intake.accept('otlp-grpc', converted).then(
       ({ rejected, errorMessage }) => callback(null, Buffer.from(encodeTraceResponseProto(rejected, errorMessage))),
       (error: unknown) => {
         if (!(error instanceof BadRequestError || error instanceof OverloadError || error instanceof ShuttingDownError)) {

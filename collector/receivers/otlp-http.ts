@@ -7,20 +7,16 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import { OverloadError, ShuttingDownError } from '../batcher.ts';
 import type { CollectorMetrics } from '../metrics.ts';
 import { GrpcCode, encodeStatus, statusJson } from '../otlp/status.ts';
-import {
-  BadRequestError,
-  decodeTraceRequestJson,
-  decodeTraceRequestProto,
-  encodeTraceResponseProto,
-  traceResponseJson,
-  type WireTraceRequest,
-} from '../otlp/traces.ts';
+import { convertTraceJson } from '../otlp/traces-json.ts';
+import { convertTraceProto } from '../otlp/traces-proto.ts';
+import { BadRequestError, type TraceLimits, encodeTraceResponseProto, traceResponseJson } from '../otlp/traces.ts';
 import type { TraceIntake } from '../trace-intake.ts';
 
 export interface HttpReceiverOptions {
   host: string;
   port: number;
   maxBodyBytes: number;
+  limits: TraceLimits;
 }
 
 const PROTOBUF = 'application/x-protobuf';
@@ -44,7 +40,8 @@ export class OtlpHttpReceiver {
       done(new BadRequestError(`unsupported content type "${req.headers['content-type'] ?? ''}"; send ${PROTOBUF} or application/json`, 'decode'), undefined),
     );
     this.app.setErrorHandler((error, request, reply) => {
-      const json = !String(request.headers['content-type'] ?? '').startsWith(PROTOBUF);
+      // Media types are case-insensitive (fastify parsed "Application/X-Protobuf" as protobuf).
+      const json = !String(request.headers['content-type'] ?? '').toLowerCase().startsWith(PROTOBUF);
       if (error instanceof BadRequestError) return this.fail(reply, json, error);
       const fastifyError = error as { statusCode?: number; code?: string; message?: string };
       if (fastifyError.code?.startsWith('Z_')) {
@@ -60,8 +57,9 @@ export class OtlpHttpReceiver {
     });
     this.app.post('/v1/traces', async (request, reply) => {
       const json = typeof request.body === 'string';
-      const wire: WireTraceRequest = json ? decodeTraceRequestJson(request.body as string) : decodeTraceRequestProto(request.body as Buffer);
-      const { rejected, errorMessage } = await this.intake.accept('otlp-http', wire);
+      const { limits } = this.options;
+      const converted = json ? convertTraceJson(request.body as string, limits) : convertTraceProto(request.body as Buffer, limits);
+      const { rejected, errorMessage } = await this.intake.accept('otlp-http', converted);
       if (json) return reply.code(200).type('application/json').send(traceResponseJson(rejected, errorMessage));
       return reply.code(200).type(PROTOBUF).send(Buffer.from(encodeTraceResponseProto(rejected, errorMessage)));
     });

@@ -8,7 +8,7 @@ import { OTLPTraceExporter as GrpcExporter } from '@opentelemetry/exporter-trace
 import { OTLPTraceExporter as HttpJsonExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { OTLPTraceExporter as HttpProtoExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import { BatchSpanProcessor, TracerProvider, type SpanExporter } from '@opentelemetry/sdk-trace';
+import { BatchSpanProcessor, TracerProvider, type ReadableSpan, type SpanExporter } from '@opentelemetry/sdk-trace';
 import type { JaegerTrace } from '../../query/jaeger.ts';
 import { getJson, startTestMeshlens, type TestMeshlens } from '../helpers/meshlens.ts';
 
@@ -30,7 +30,26 @@ function exporterFor(transport: Transport, gzip: boolean): SpanExporter {
 }
 
 /** Emits a two-span trace (SERVER parent, CLIENT child with an event, a link and an error). */
-async function sendTrace(transport: Transport, gzip: boolean): Promise<{ traceId: string; rootId: string; childId: string; linkedTraceId: string }> {
+interface SentTrace {
+  traceId: string;
+  rootId: string;
+  childId: string;
+  linkedTraceId: string;
+  /** [start µs, duration µs] of each span as the SDK recorded them. */
+  rootTimes: [number, number];
+  childTimes: [number, number];
+  eventTime: number;
+}
+
+const hrNanos = ([s, ns]: [number, number]) => BigInt(s) * 1_000_000_000n + BigInt(ns);
+/** An SDK HrTime ([s, ns]) in whole microseconds, as Jaeger's model counts. */
+const hrMicros = (t: [number, number]) => Number(hrNanos(t) / 1000n);
+const times = (span: unknown): [number, number] => {
+  const r = span as ReadableSpan;
+  return [hrMicros(r.startTime), Number((hrNanos(r.endTime) - hrNanos(r.startTime)) / 1000n)];
+};
+
+async function sendTrace(transport: Transport, gzip: boolean): Promise<SentTrace> {
   const provider = new TracerProvider({
     resource: resourceFromAttributes({
       'service.name': `roundtrip-${transport.replace('/', '-')}-${gzip ? 'gzip' : 'plain'}`,
@@ -57,7 +76,15 @@ async function sendTrace(transport: Transport, gzip: boolean): Promise<{ traceId
   root.end();
   await provider.forceFlush();
   await provider.shutdown();
-  return { traceId: root.spanContext().traceId, rootId: root.spanContext().spanId, childId: child.spanContext().spanId, linkedTraceId: linked.spanContext().traceId };
+  return {
+    traceId: root.spanContext().traceId,
+    rootId: root.spanContext().spanId,
+    childId: child.spanContext().spanId,
+    linkedTraceId: linked.spanContext().traceId,
+    rootTimes: times(root),
+    childTimes: times(child),
+    eventTime: hrMicros((child as unknown as ReadableSpan).events[0]!.time),
+  };
 }
 
 const tag = (tags: JaegerTrace['spans'][number]['tags'], key: string) => tags.find((t) => t.key === key);
@@ -105,11 +132,12 @@ for (const transport of ['grpc', 'http/protobuf', 'http/json'] as const) {
           { key: 'event', type: 'string', value: 'retrying' },
           { key: 'attempt', type: 'int64', value: 2 },
         ]);
-        assert.ok(child.logs[0]!.timestamp >= child.startTime && child.logs[0]!.timestamp <= child.startTime + child.duration);
+        // Jaeger's times are whole microseconds (start and duration each truncated), so sums may be 2 µs short.
+        assert.equal(child.logs[0]!.timestamp, sent.eventTime);
 
-        // timing: the child lies inside its parent
-        assert.ok(child.startTime >= root.startTime);
-        assert.ok(child.startTime + child.duration <= root.startTime + root.duration + 1);
+        // times exactly as the SDK recorded them (Jaeger counts whole microseconds)
+        assert.deepEqual([root.startTime, root.duration], sent.rootTimes);
+        assert.deepEqual([child.startTime, child.duration], sent.childTimes);
 
         // resource
         const process = got.processes[root.processID]!;

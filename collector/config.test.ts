@@ -1,0 +1,247 @@
+// loadConfig: defaults, YAML file, environment, flags, their precedence, and the one-line errors
+// that stop start-up; then the real CLI once, as a user runs it.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { after, describe, it } from 'node:test';
+import { ConfigError, loadConfig } from './config.ts';
+
+const dir = mkdtempSync(join(tmpdir(), 'meshlens-config-test-'));
+after(() => rmSync(dir, { recursive: true, force: true }));
+
+let fileCount = 0;
+function yamlFile(text: string): string {
+  const path = join(dir, `config-${++fileCount}.yaml`);
+  writeFileSync(path, text);
+  return path;
+}
+
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** Asserts loadConfig refuses with a ConfigError whose message is one line matching `expected`. */
+function assertRefused(load: () => unknown, expected: RegExp): void {
+  assert.throws(load, (error: unknown) => {
+    assert.ok(error instanceof ConfigError, `expected a ConfigError, got ${String(error)}`);
+    assert.doesNotMatch(error.message, /\n/, 'the message is one line');
+    assert.match(error.message, expected);
+    return true;
+  });
+}
+
+describe('loadConfig defaults', () => {
+  it('needs no file and gives the documented defaults', () => {
+    const config = loadConfig({ env: {} });
+    assert.deepEqual(config.server, { host: '0.0.0.0', otlp_grpc_port: 4317, otlp_http_port: 4318, query_port: 16686 });
+    assert.equal(config.storage.retentionDays, 7);
+    assert.equal(config.storage.dataDir, './data');
+    assert.equal(config.storage.clickhouse.url, '');
+    assert.equal(config.limits.maxBodyBytes, 16 * 1024 * 1024);
+    assert.equal(config.limits.queueBytes, 256 * 1024 * 1024);
+    assert.equal(config.batch.maxDelayMs, 200);
+    assert.equal(config.log.level, 'info');
+  });
+});
+
+describe('loadConfig from a YAML file', () => {
+  it('takes the values the file sets and defaults for the rest', () => {
+    const file = yamlFile(
+      [
+        'server:',
+        '  query_port: 9999',
+        '  host: 127.0.0.1',
+        'storage:',
+        '  data_dir: /var/lib/meshlens',
+        '  retention: 2w',
+        '  clickhouse:',
+        '    url: http://clickhouse:8123',
+        '    database: traces',
+        'batch:',
+        '  max_delay: 1.5s',
+        'limits:',
+        '  max_body_bytes: 2MiB',
+        '  queue_bytes: 1GB',
+        'log:',
+        '  level: debug',
+      ].join('\n'),
+    );
+    const config = loadConfig({ file, env: {} });
+    assert.equal(config.server.query_port, 9999);
+    assert.equal(config.server.host, '127.0.0.1');
+    assert.equal(config.server.otlp_grpc_port, 4317, 'keys the file does not set keep their defaults');
+    assert.equal(config.storage.dataDir, '/var/lib/meshlens');
+    assert.equal(config.storage.retentionDays, 14);
+    assert.equal(config.storage.clickhouse.url, 'http://clickhouse:8123');
+    assert.equal(config.storage.clickhouse.database, 'traces');
+    assert.equal(config.storage.clickhouse.username, 'default');
+    assert.equal(config.batch.maxDelayMs, 1500);
+    assert.equal(config.limits.maxBodyBytes, 2 * 1024 * 1024);
+    assert.equal(config.limits.queueBytes, 1_000_000_000);
+    assert.equal(config.log.level, 'debug');
+  });
+
+  it('finds the file through MESHLENS_CONFIG when no path is given', () => {
+    const file = yamlFile('server:\n  otlp_http_port: 14318\n');
+    assert.equal(loadConfig({ env: { MESHLENS_CONFIG: file } }).server.otlp_http_port, 14318);
+  });
+
+  it('treats an empty file as no settings', () => {
+    assert.equal(loadConfig({ file: yamlFile(''), env: {} }).server.query_port, 16686);
+  });
+
+  it('treats a section whose keys are all commented out as not set', () => {
+    const file = yamlFile('server:\n  # query_port: 1\nstorage:\n  clickhouse:\n    # url: http://x\n  retention: 2d\n');
+    const config = loadConfig({ file, env: { MESHLENS_SERVER_HOST: '127.0.0.1' } });
+    assert.deepEqual(config.server, { host: '127.0.0.1', otlp_grpc_port: 4317, otlp_http_port: 4318, query_port: 16686 });
+    assert.equal(config.storage.clickhouse.url, '');
+    assert.equal(config.storage.retentionDays, 2);
+  });
+
+  it('still refuses a section given as a scalar', () => {
+    assertRefused(() => loadConfig({ file: yamlFile('server: 8080\n'), env: {} }), /^config: server must be object, got 8080$/);
+  });
+});
+
+describe('loadConfig from the environment', () => {
+  it('reads MESHLENS_<SECTION>_<KEY> and turns numbers and sizes into numbers', () => {
+    const config = loadConfig({
+      env: { MESHLENS_SERVER_QUERY_PORT: '1234', MESHLENS_LIMITS_MAX_BODY_BYTES: '1MiB', MESHLENS_STORAGE_RETENTION: '30d', MESHLENS_BATCH_MAX_ROWS: '500' },
+    });
+    assert.equal(config.server.query_port, 1234);
+    assert.equal(config.limits.maxBodyBytes, 1024 * 1024);
+    assert.equal(config.storage.retentionDays, 30);
+    assert.equal(config.batch.maxRows, 500);
+  });
+
+  it('reads nested keys: MESHLENS_STORAGE_CLICKHOUSE_DATABASE', () => {
+    assert.equal(loadConfig({ env: { MESHLENS_STORAGE_CLICKHOUSE_DATABASE: 'mesh' } }).storage.clickhouse.database, 'mesh');
+  });
+
+  it('reads the short aliases MESHLENS_DATA_DIR and MESHLENS_CLICKHOUSE_URL', () => {
+    const config = loadConfig({ env: { MESHLENS_DATA_DIR: '/srv/data', MESHLENS_CLICKHOUSE_URL: 'http://ch:8123' } });
+    assert.equal(config.storage.dataDir, '/srv/data');
+    assert.equal(config.storage.clickhouse.url, 'http://ch:8123');
+  });
+
+  it('ignores an empty variable, as shells leave them', () => {
+    assert.equal(loadConfig({ env: { MESHLENS_SERVER_QUERY_PORT: '' } }).server.query_port, 16686);
+  });
+});
+
+describe('precedence: flags beat environment beat file', () => {
+  const file = yamlFile('server:\n  query_port: 1001\nstorage:\n  data_dir: /from/file\n  retention: 3d\n');
+
+  it('environment beats the file', () => {
+    const config = loadConfig({ file, env: { MESHLENS_SERVER_QUERY_PORT: '2002', MESHLENS_DATA_DIR: '/from/env' } });
+    assert.equal(config.server.query_port, 2002);
+    assert.equal(config.storage.dataDir, '/from/env');
+    assert.equal(config.storage.retentionDays, 3, 'a key only the file sets still comes from the file');
+  });
+
+  it('flags beat the environment and the file', () => {
+    const config = loadConfig({
+      file,
+      env: { MESHLENS_SERVER_QUERY_PORT: '2002', MESHLENS_DATA_DIR: '/from/env' },
+      overrides: { 'server.query_port': '3003', 'storage.data_dir': '/from/flag' },
+    });
+    assert.equal(config.server.query_port, 3003);
+    assert.equal(config.storage.dataDir, '/from/flag');
+    assert.equal(config.storage.retentionDays, 3);
+  });
+});
+
+describe('a bad value stops with one line naming the key', () => {
+  it('unknown key in the file', () => {
+    assertRefused(() => loadConfig({ file: yamlFile('server:\n  bogus: 1\n'), env: {} }), /^config: unknown key "server\.bogus"$/);
+  });
+
+  it('unknown top-level section in the file', () => {
+    assertRefused(() => loadConfig({ file: yamlFile('tracing:\n  on: true\n'), env: {} }), /^config: unknown key "tracing"$/);
+  });
+
+  it('unknown key given as a flag', () => {
+    assertRefused(() => loadConfig({ env: {}, overrides: { 'server.bogus': '1' } }), /^config: unknown key "server\.bogus"$/);
+  });
+
+  it('port 70000', () => {
+    assertRefused(() => loadConfig({ env: {}, overrides: { 'server.query_port': '70000' } }), /^config: server\.query_port .*70000/);
+    assertRefused(() => loadConfig({ file: yamlFile('server:\n  otlp_grpc_port: 70000\n'), env: {} }), /^config: server\.otlp_grpc_port .*70000/);
+  });
+
+  it('retention "3x" is not a duration', () => {
+    assertRefused(() => loadConfig({ env: {}, overrides: { 'storage.retention': '3x' } }), /^config: storage\.retention must be a duration.*"3x"/);
+  });
+
+  it('retention "12h" is under one day', () => {
+    assertRefused(() => loadConfig({ env: {}, overrides: { 'storage.retention': '12h' } }), /^config: storage\.retention must be at least 1d.*"12h"/);
+  });
+
+  it('a size that is not one', () => {
+    assertRefused(() => loadConfig({ env: { MESHLENS_LIMITS_QUEUE_BYTES: 'lots' } }), /^config: limits\.queue_bytes must be a size.*"lots"/);
+  });
+
+  it('non-numeric environment value for an integer key', () => {
+    assertRefused(() => loadConfig({ env: { MESHLENS_BATCH_MAX_ROWS: 'many' } }), /^config: MESHLENS_BATCH_MAX_ROWS must be a number, got "many"$/);
+  });
+
+  it('non-integer value for an integer key', () => {
+    assertRefused(() => loadConfig({ env: {}, overrides: { 'server.query_port': '80.5' } }), /^config: server\.query_port .*80\.5/);
+  });
+
+  it('a string in the file for an integer key', () => {
+    assertRefused(() => loadConfig({ file: yamlFile('batch:\n  max_rows: "abc"\n'), env: {} }), /^config: batch\.max_rows .*"abc"/);
+  });
+
+  it('invalid YAML', () => {
+    const file = yamlFile('server:\n  query_port: [\n');
+    assertRefused(() => loadConfig({ file, env: {} }), new RegExp(`^config: ${escapeRegExp(file)} is not valid YAML: `));
+  });
+
+  it('a file that is not a mapping', () => {
+    const file = yamlFile('- a\n- b\n');
+    assertRefused(() => loadConfig({ file, env: {} }), new RegExp(`^config: ${escapeRegExp(file)} must be a YAML mapping$`));
+  });
+
+  it('missing file', () => {
+    const file = join(dir, 'does-not-exist.yaml');
+    assertRefused(() => loadConfig({ file, env: {} }), new RegExp(`^config: cannot read ${escapeRegExp(file)}: ENOENT`));
+  });
+});
+
+// The two runs start a process each (about a second to load): they run side by side.
+describe('the meshlens command', { concurrency: true }, () => {
+  const cli = fileURLToPath(new URL('../bin/meshlens.js', import.meta.url));
+  // A clean environment, so no MESHLENS_* of the developer's shell leaks in.
+  const run = (args: string[], env: Record<string, string> = {}) =>
+    new Promise<{ status: number | null; stdout: string; stderr: string }>((resolve) => {
+      execFile(process.execPath, [cli, ...args], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '', ...env }, timeout: 30_000 }, (error, stdout, stderr) =>
+        resolve({ status: error ? (typeof error.code === 'number' ? error.code : null) : 0, stdout, stderr }),
+      );
+    });
+
+  it('refuses a bad flag with exit code 2 and one stderr line naming the key', async () => {
+    const result = await run(['--set', 'server.query_port=99999']);
+    assert.equal(result.status, 2, `exit code; stderr: ${result.stderr}`);
+    const lines = result.stderr.trimEnd().split('\n');
+    assert.equal(lines.length, 1, `one line on stderr, got: ${result.stderr}`);
+    assert.match(lines[0]!, /^meshlens: config: server\.query_port .*99999/);
+    assert.equal(result.stdout, '', 'nothing started, nothing printed');
+  });
+
+  it('--print-config prints the resolved configuration as JSON', async () => {
+    const result = await run(['--print-config', '--query-port', '1234', '--set', 'limits.max_body_bytes=4MiB', '--retention=14d'], {
+      MESHLENS_DATA_DIR: '/from/env',
+      MESHLENS_SERVER_OTLP_HTTP_PORT: '14318',
+    });
+    assert.equal(result.status, 0, `exit code; stderr: ${result.stderr}`);
+    const printed = JSON.parse(result.stdout) as ReturnType<typeof loadConfig>;
+    assert.equal(printed.server.query_port, 1234);
+    assert.equal(printed.server.otlp_http_port, 14318);
+    assert.equal(printed.server.otlp_grpc_port, 4317);
+    assert.equal(printed.storage.dataDir, '/from/env');
+    assert.equal(printed.storage.retentionDays, 14);
+    assert.equal(printed.limits.maxBodyBytes, 4 * 1024 * 1024);
+  });
+});

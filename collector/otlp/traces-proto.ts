@@ -1,0 +1,363 @@
+// Reads an OTLP ExportTraceServiceRequest straight from protobuf bytes into SpanRecords. This is the
+// collector's hottest path: a generic decoder first builds a message tree (KeyValue, AnyValue and
+// Long objects for every attribute) that we would only copy again, so we walk the wire format
+// ourselves — field numbers from opentelemetry-proto (see proto/), unknown fields skipped.
+import type { Attribute, InstrumentationScope, SpanEvent, SpanLink } from '../model.ts';
+import { BadRequestError, type ConvertedTraces, type SpanFields, TraceBuilder, type TraceLimits, spanKind, statusCode } from './traces.ts';
+
+const VARINT = 0;
+const FIXED64 = 1;
+const LEN = 2;
+const FIXED32 = 5;
+
+class Truncated extends Error {}
+
+/** A cursor over one protobuf message (a sub-range of the request buffer). */
+class Reader {
+  constructor(
+    readonly buf: Buffer,
+    public pos: number,
+    readonly end: number,
+  ) {}
+
+  get more(): boolean {
+    return this.pos < this.end;
+  }
+
+  /** A varint as a JS number: exact up to 2^53, which covers tags, lengths, enums and counts. */
+  varint(): number {
+    if (this.pos >= this.end) throw new Truncated('varint runs past the end of its message');
+    const first = this.buf[this.pos++]!;
+    if (first < 0x80) return first;
+    let result = first & 0x7f;
+    let multiplier = 128;
+    for (;;) {
+      if (this.pos >= this.end) throw new Truncated('varint runs past the end of its message');
+      const byte = this.buf[this.pos++]!;
+      result += (byte & 0x7f) * multiplier;
+      if (byte < 0x80) return result;
+      multiplier *= 128;
+      if (multiplier > 2 ** 63) throw new Truncated('varint longer than 10 bytes');
+    }
+  }
+
+  /** A varint as a signed 64-bit integer (AnyValue.int_value). */
+  int64(): bigint {
+    let result = 0n;
+    let shift = 0n;
+    for (;;) {
+      if (this.pos >= this.end) throw new Truncated('varint runs past the end of its message');
+      const byte = this.buf[this.pos++]!;
+      result |= BigInt(byte & 0x7f) << shift;
+      if (byte < 0x80) return BigInt.asIntN(64, result);
+      shift += 7n;
+      if (shift > 63n) throw new Truncated('varint longer than 10 bytes');
+    }
+  }
+
+  fixed64(): bigint {
+    if (this.pos + 8 > this.end) throw new Truncated('fixed64 runs past the end of its message');
+    const value = this.buf.readBigUInt64LE(this.pos);
+    this.pos += 8;
+    return value;
+  }
+
+  fixed32(): number {
+    if (this.pos + 4 > this.end) throw new Truncated('fixed32 runs past the end of its message');
+    const value = this.buf.readUInt32LE(this.pos);
+    this.pos += 4;
+    return value;
+  }
+
+  double(): number {
+    if (this.pos + 8 > this.end) throw new Truncated('double runs past the end of its message');
+    const value = this.buf.readDoubleLE(this.pos);
+    this.pos += 8;
+    return value;
+  }
+
+  /** A length-delimited field's body as a sub-reader; the cursor moves past it. */
+  message(): Reader {
+    const length = this.varint();
+    const start = this.pos;
+    if (start + length > this.end) throw new Truncated('a field is longer than the message that holds it');
+    this.pos = start + length;
+    return new Reader(this.buf, start, start + length);
+  }
+
+  string(): string {
+    const length = this.varint();
+    const start = this.pos;
+    if (start + length > this.end) throw new Truncated('a string is longer than the message that holds it');
+    this.pos = start + length;
+    return this.buf.toString('utf8', start, this.pos);
+  }
+
+  /** Bytes as lowercase hex ('' when empty). */
+  hex(): string {
+    const length = this.varint();
+    const start = this.pos;
+    if (start + length > this.end) throw new Truncated('a bytes field is longer than the message that holds it');
+    this.pos = start + length;
+    return this.buf.toString('hex', start, this.pos);
+  }
+
+  base64(): string {
+    const length = this.varint();
+    const start = this.pos;
+    if (start + length > this.end) throw new Truncated('a bytes field is longer than the message that holds it');
+    this.pos = start + length;
+    return this.buf.toString('base64', start, this.pos);
+  }
+
+  skip(wireType: number): void {
+    switch (wireType) {
+      case VARINT:
+        this.varint();
+        return;
+      case FIXED64:
+        this.pos += 8;
+        break;
+      case LEN:
+        this.pos += this.varint();
+        break;
+      case FIXED32:
+        this.pos += 4;
+        break;
+      default:
+        throw new Truncated(`unsupported wire type ${wireType}`);
+    }
+    if (this.pos > this.end) throw new Truncated('a field runs past the end of its message');
+  }
+}
+
+/** Decodes and converts a protobuf ExportTraceServiceRequest. Throws BadRequestError when it must be refused whole. */
+export function convertTraceProto(body: Buffer, limits: TraceLimits): ConvertedTraces {
+  const builder = new TraceBuilder(limits);
+  try {
+    const request = new Reader(body, 0, body.length);
+    while (request.more) {
+      const tag = request.varint();
+      if (tag === ((1 << 3) | LEN)) resourceSpans(request.message(), builder);
+      else request.skip(tag & 7);
+    }
+  } catch (error) {
+    if (error instanceof Truncated || error instanceof RangeError) {
+      throw new BadRequestError(`undecodable OTLP protobuf ExportTraceServiceRequest: ${error.message}`, 'decode');
+    }
+    throw error;
+  }
+  return builder.result;
+}
+
+function resourceSpans(r: Reader, builder: TraceBuilder): void {
+  // The resource may follow its spans on the wire; find it first.
+  let resourceAttributes: Attribute[] = [];
+  const scopes: Reader[] = [];
+  while (r.more) {
+    const tag = r.varint();
+    if (tag === ((1 << 3) | LEN)) resourceAttributes = resource(r.message(), builder);
+    else if (tag === ((2 << 3) | LEN)) scopes.push(r.message());
+    else r.skip(tag & 7);
+  }
+  const res = builder.resource(resourceAttributes);
+  for (const s of scopes) scopeSpans(s, builder, res);
+}
+
+function resource(r: Reader, builder: TraceBuilder): Attribute[] {
+  const attributes: Attribute[] = [];
+  while (r.more) {
+    const tag = r.varint();
+    // Resource attributes are not subject to the per-span attribute limit.
+    if (tag === ((1 << 3) | LEN)) keyValue(r.message(), builder, attributes, false);
+    else r.skip(tag & 7);
+  }
+  return attributes;
+}
+
+const NO_SCOPE: InstrumentationScope = { name: '', version: '' };
+
+function scopeSpans(r: Reader, builder: TraceBuilder, res: ReturnType<TraceBuilder['resource']>): void {
+  let scope = NO_SCOPE;
+  const spans: Reader[] = [];
+  while (r.more) {
+    const tag = r.varint();
+    if (tag === ((1 << 3) | LEN)) scope = instrumentationScope(r.message());
+    else if (tag === ((2 << 3) | LEN)) {
+      builder.countSpan();
+      spans.push(r.message());
+    } else r.skip(tag & 7);
+  }
+  for (const s of spans) builder.addSpan(span(s, builder), res, scope);
+}
+
+function instrumentationScope(r: Reader): InstrumentationScope {
+  const scope = { name: '', version: '' };
+  while (r.more) {
+    const tag = r.varint();
+    if (tag === ((1 << 3) | LEN)) scope.name = r.string();
+    else if (tag === ((2 << 3) | LEN)) scope.version = r.string();
+    else r.skip(tag & 7);
+  }
+  return scope;
+}
+
+function span(r: Reader, builder: TraceBuilder): SpanFields {
+  const f: SpanFields = {
+    traceId: '', spanId: '', parentSpanId: '', traceState: '', name: '', kind: 0,
+    startTimeUnixNano: 0n, endTimeUnixNano: 0n, attributes: [], droppedAttributesCount: 0,
+    events: [], droppedEventsCount: 0, links: [], droppedLinksCount: 0, statusCode: 0, statusMessage: '', flags: 0,
+  };
+  while (r.more) {
+    const tag = r.varint();
+    switch (tag) {
+      case (1 << 3) | LEN: f.traceId = r.hex(); break;
+      case (2 << 3) | LEN: f.spanId = r.hex(); break;
+      case (3 << 3) | LEN: f.traceState = r.string(); break;
+      case (4 << 3) | LEN: f.parentSpanId = r.hex(); break;
+      case (5 << 3) | LEN: f.name = r.string(); break;
+      case (6 << 3) | VARINT: f.kind = spanKind(r.varint()); break;
+      case (7 << 3) | FIXED64: f.startTimeUnixNano = r.fixed64(); break;
+      case (8 << 3) | FIXED64: f.endTimeUnixNano = r.fixed64(); break;
+      case (9 << 3) | LEN: if (!keyValue(r.message(), builder, f.attributes, true)) f.droppedAttributesCount++; break;
+      case (10 << 3) | VARINT: f.droppedAttributesCount += r.varint(); break;
+      case (11 << 3) | LEN: f.events.push(event(r.message(), builder)); break;
+      case (12 << 3) | VARINT: f.droppedEventsCount = r.varint(); break;
+      case (13 << 3) | LEN: { const l = link(r.message(), builder); if (l) f.links.push(l); break; }
+      case (14 << 3) | VARINT: f.droppedLinksCount = r.varint(); break;
+      case (15 << 3) | LEN: status(r.message(), f); break;
+      case (16 << 3) | FIXED32: f.flags = r.fixed32(); break;
+      default: r.skip(tag & 7);
+    }
+  }
+  return f;
+}
+
+function event(r: Reader, builder: TraceBuilder): SpanEvent {
+  const e: SpanEvent = { timeUnixNano: 0n, name: '', attributes: [], droppedAttributesCount: 0 };
+  while (r.more) {
+    const tag = r.varint();
+    if (tag === ((1 << 3) | FIXED64)) e.timeUnixNano = r.fixed64();
+    else if (tag === ((2 << 3) | LEN)) e.name = builder.text(r.string());
+    else if (tag === ((3 << 3) | LEN)) { if (!keyValue(r.message(), builder, e.attributes, true)) e.droppedAttributesCount++; }
+    else if (tag === ((4 << 3) | VARINT)) e.droppedAttributesCount += r.varint();
+    else r.skip(tag & 7);
+  }
+  return e;
+}
+
+/** A link, or undefined when its ids are not valid (the span itself is still kept). */
+function link(r: Reader, builder: TraceBuilder): SpanLink | undefined {
+  const l: SpanLink = { traceId: '', spanId: '', traceState: '', attributes: [], droppedAttributesCount: 0 };
+  while (r.more) {
+    const tag = r.varint();
+    if (tag === ((1 << 3) | LEN)) l.traceId = r.hex();
+    else if (tag === ((2 << 3) | LEN)) l.spanId = r.hex();
+    else if (tag === ((3 << 3) | LEN)) l.traceState = r.string();
+    else if (tag === ((4 << 3) | LEN)) { if (!keyValue(r.message(), builder, l.attributes, true)) l.droppedAttributesCount++; }
+    else if (tag === ((5 << 3) | VARINT)) l.droppedAttributesCount += r.varint();
+    else r.skip(tag & 7);
+  }
+  return l.traceId.length === 32 && l.spanId.length === 16 ? l : undefined;
+}
+
+function status(r: Reader, f: SpanFields): void {
+  while (r.more) {
+    const tag = r.varint();
+    if (tag === ((2 << 3) | LEN)) f.statusMessage = r.string();
+    else if (tag === ((3 << 3) | VARINT)) f.statusCode = statusCode(r.varint());
+    else r.skip(tag & 7);
+  }
+}
+
+/** Reads one KeyValue into `list`; returns false when the list was full and it was dropped. */
+function keyValue(r: Reader, builder: TraceBuilder, list: Attribute[], limited: boolean): boolean {
+  let key = '';
+  let value: Reader | undefined;
+  while (r.more) {
+    const tag = r.varint();
+    if (tag === ((1 << 3) | LEN)) key = r.string();
+    else if (tag === ((2 << 3) | LEN)) value = r.message();
+    else r.skip(tag & 7);
+  }
+  if (!key) return true;
+  const [type, text] = value ? anyValue(value) : (['string', ''] as const);
+  if (!limited) {
+    list.push({ key, type, value: builder.text(text) });
+    return true;
+  }
+  return builder.addAttribute(list, key, type, text);
+}
+
+type Typed = readonly [Attribute['type'], string];
+
+function anyValue(r: Reader): Typed {
+  let typed: Typed = ['string', ''];
+  while (r.more) {
+    const tag = r.varint();
+    switch (tag) {
+      case (1 << 3) | LEN: typed = ['string', r.string()]; break;
+      case (2 << 3) | VARINT: typed = ['bool', r.varint() !== 0 ? 'true' : 'false']; break;
+      case (3 << 3) | VARINT: typed = ['int', r.int64().toString()]; break;
+      case (4 << 3) | FIXED64: typed = ['double', String(r.double())]; break;
+      case (5 << 3) | LEN: typed = ['array', JSON.stringify(plainArray(r.message()))]; break;
+      case (6 << 3) | LEN: typed = ['kvlist', JSON.stringify(plainKvlist(r.message()))]; break;
+      case (7 << 3) | LEN: typed = ['bytes', r.base64()]; break;
+      default: r.skip(tag & 7);
+    }
+  }
+  return typed;
+}
+
+type Plain = string | number | boolean | null | Plain[] | { [key: string]: Plain };
+
+/** Values nested in arrays and kvlists, as plain JSON (kept whole, never searched). */
+function plainValue(r: Reader): Plain {
+  let value: Plain = null;
+  while (r.more) {
+    const tag = r.varint();
+    switch (tag) {
+      case (1 << 3) | LEN: value = r.string(); break;
+      case (2 << 3) | VARINT: value = r.varint() !== 0; break;
+      case (3 << 3) | VARINT: { const n = r.int64(); value = n >= BigInt(Number.MIN_SAFE_INTEGER) && n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n.toString(); break; }
+      case (4 << 3) | FIXED64: value = r.double(); break;
+      case (5 << 3) | LEN: value = plainArray(r.message()); break;
+      case (6 << 3) | LEN: value = plainKvlist(r.message()); break;
+      case (7 << 3) | LEN: value = r.base64(); break;
+      default: r.skip(tag & 7);
+    }
+  }
+  return value;
+}
+
+function plainArray(r: Reader): Plain[] {
+  const values: Plain[] = [];
+  while (r.more) {
+    const tag = r.varint();
+    if (tag === ((1 << 3) | LEN)) values.push(plainValue(r.message()));
+    else r.skip(tag & 7);
+  }
+  return values;
+}
+
+function plainKvlist(r: Reader): { [key: string]: Plain } {
+  const out: { [key: string]: Plain } = {};
+  while (r.more) {
+    const tag = r.varint();
+    if (tag !== ((1 << 3) | LEN)) {
+      r.skip(tag & 7);
+      continue;
+    }
+    const kv = r.message();
+    let key = '';
+    let value: Plain = null;
+    while (kv.more) {
+      const t = kv.varint();
+      if (t === ((1 << 3) | LEN)) key = kv.string();
+      else if (t === ((2 << 3) | LEN)) value = plainValue(kv.message());
+      else kv.skip(t & 7);
+    }
+    if (key) out[key] = value;
+  }
+  return out;
+}

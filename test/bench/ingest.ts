@@ -1,0 +1,232 @@
+// npm run bench:ingest — end-to-end OTLP/gRPC ingest into a real meshlens, against raw chDB insert
+// of the same rows in the same run; then trace-by-id and search latency over a large span table.
+//
+//   --spans N          spans sent end to end (default 1,000,000)
+//   --request-spans N  spans per OTLP request (default 1,000)
+//   --concurrency N    requests in flight (default 8)
+//   --query-spans N    spans in the table for the query-latency part (default 10,000,000; 0 skips it)
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import * as grpc from '@grpc/grpc-js';
+import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
+import { convertTraceProto } from '../../collector/otlp/traces-proto.ts';
+import { encodeSpanRow } from '../../collector/span-rows.ts';
+import { meshSpans } from './mesh-spans.ts';
+
+const { values: opts } = parseArgs({
+  options: {
+    spans: { type: 'string', default: '1000000' },
+    'request-spans': { type: 'string', default: '1000' },
+    concurrency: { type: 'string', default: '8' },
+    'query-spans': { type: 'string', default: '10000000' },
+  },
+});
+const TOTAL = Number(opts.spans);
+const PER_REQUEST = Number(opts['request-spans']);
+const CONCURRENCY = Number(opts.concurrency);
+const QUERY_SPANS = Number(opts['query-spans']);
+const ROOT = new URL('../../', import.meta.url).pathname;
+const log = (message: string) => process.stderr.write(`[bench:ingest] ${message}\n`);
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function worker(step: string, dir: string, ...args: string[]): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'test/bench/chdb-worker.ts'), step, dir, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d));
+    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`chdb-worker ${step} exited ${code}`))));
+  });
+}
+
+interface Meshlens {
+  child: ChildProcess;
+  grpcPort: number;
+  queryPort: number;
+}
+
+async function startMeshlens(dataDir: string): Promise<Meshlens> {
+  const [grpcPort, httpPort, queryPort] = [await freePort(), await freePort(), await freePort()];
+  const child = spawn(process.execPath, [join(ROOT, 'bin/meshlens.js'), 'all-in-one'], {
+    env: {
+      ...process.env,
+      MESHLENS_DATA_DIR: dataDir,
+      MESHLENS_SERVER_HOST: '127.0.0.1',
+      MESHLENS_SERVER_OTLP_GRPC_PORT: String(grpcPort),
+      MESHLENS_SERVER_OTLP_HTTP_PORT: String(httpPort),
+      MESHLENS_SERVER_QUERY_PORT: String(queryPort),
+      MESHLENS_LOG_LEVEL: 'warn',
+    },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  for (let i = 0; i < 300; i++) {
+    const ok = await fetch(`http://127.0.0.1:${queryPort}/readyz`).then((r) => r.ok, () => false);
+    if (ok) return { child, grpcPort, queryPort };
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  child.kill('SIGKILL');
+  throw new Error('meshlens did not become ready');
+}
+
+async function stopMeshlens(m: Meshlens): Promise<void> {
+  const exited = new Promise((r) => m.child.on('exit', r));
+  m.child.kill('SIGTERM');
+  await exited;
+}
+
+/** CPU seconds (user + system) and peak RSS of a process, from /proc. */
+function processStats(pid: number): { cpuSeconds: number; peakRssMiB: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const hwm = Number(/VmHWM:\s+([0-9]+) kB/.exec(status)?.[1] ?? 0);
+  return { cpuSeconds: ticks / 100, peakRssMiB: hwm / 1024 };
+}
+
+const identity = (b: Buffer) => b;
+
+async function sendAll(grpcPort: number, payloads: Buffer[]): Promise<number> {
+  const client = new grpc.Client(`127.0.0.1:${grpcPort}`, grpc.credentials.createInsecure(), { 'grpc.max_send_message_length': 64 << 20 });
+  let next = 0;
+  let retries = 0;
+  const call = (body: Buffer) =>
+    new Promise<void>((resolve, reject) => {
+      client.makeUnaryRequest('/opentelemetry.proto.collector.trace.v1.TraceService/Export', identity, identity, body, (error) => (error ? reject(error) : resolve()));
+    });
+  const sender = async () => {
+    while (next < payloads.length) {
+      const body = payloads[next++]!;
+      for (;;) {
+        try {
+          await call(body);
+          break;
+        } catch (error) {
+          // Backpressure is part of the contract: wait as an OTLP exporter would, then resend.
+          if ((error as grpc.ServiceError).code !== grpc.status.RESOURCE_EXHAUSTED) throw error;
+          retries++;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: CONCURRENCY }, sender));
+  client.close();
+  return retries;
+}
+
+async function timed(url: string, runs: number): Promise<{ minMs: number; medianMs: number; p95Ms: number }> {
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const started = performance.now();
+    const response = await fetch(url);
+    await response.arrayBuffer();
+    if (!response.ok) throw new Error(`${url} answered ${response.status}`);
+    times.push(performance.now() - started);
+  }
+  times.sort((a, b) => a - b);
+  const at = (q: number) => Math.round(times[Math.min(times.length - 1, Math.floor(q * times.length))]! * 10) / 10;
+  return { minMs: at(0), medianMs: at(0.5), p95Ms: at(0.95) };
+}
+
+async function main(): Promise<void> {
+  const work = mkdtempSync(join(tmpdir(), 'meshlens-bench-'));
+  try {
+    // 1. Build the OTLP requests once, outside the timed part.
+    log(`building ${TOTAL.toLocaleString()} mesh spans as OTLP protobuf requests of ${PER_REQUEST}`);
+    const startNs = BigInt(Date.now() - 10 * 60_000) * 1_000_000n;
+    const payloads: Buffer[] = [];
+    const rows: string[] = [];
+    let bytesOnWire = 0;
+    for (let sent = 0; sent < TOTAL; sent += PER_REQUEST) {
+      const spans = meshSpans(Math.min(PER_REQUEST, TOTAL - sent), startNs, sent);
+      const body = Buffer.from(ProtobufTraceSerializer.serializeRequest(spans)!);
+      payloads.push(body);
+      bytesOnWire += body.length;
+      // The exact rows meshlens will write, for the raw-insert baseline.
+      const converted = convertTraceProto(body, { spansPerRequest: 1e9, attributesPerSpan: 128, attributeValueLength: 16384 });
+      for (const span of converted.spans) rows.push(encodeSpanRow(span));
+    }
+    const spanCount = rows.length;
+    const rowsFile = join(work, 'rows.jsonl');
+    writeFileSync(rowsFile, rows.join(''));
+    rows.length = 0;
+    log(`${spanCount.toLocaleString()} spans, ${(bytesOnWire / spanCount).toFixed(0)} B/span on the wire`);
+
+    // 2. Raw chDB insert of the same rows (engine + its JSON parser only), same batch size.
+    log('baseline: raw chDB insert of the same rows');
+    const raw = (await worker('raw-insert', join(work, 'raw'), rowsFile, '20000')) as { rowsPerSecond: number; seconds: number };
+
+    // 3. End to end: OTLP/gRPC → meshlens → chDB, acknowledged after storage.
+    log(`end to end: ${payloads.length} OTLP/gRPC requests, ${CONCURRENCY} in flight`);
+    const dataDir = join(work, 'e2e');
+    const meshlens = await startMeshlens(dataDir);
+    const before = processStats(meshlens.child.pid!);
+    const started = performance.now();
+    const retries = await sendAll(meshlens.grpcPort, payloads);
+    const seconds = (performance.now() - started) / 1000;
+    const after = processStats(meshlens.child.pid!);
+    await stopMeshlens(meshlens);
+    const disk = (await worker('disk', dataDir)) as { tables: Array<{ table: string; rows: string; bytes: string }>; spanColumns: Array<{ column: string; bytes: string }> };
+    const spansTable = disk.tables.find((t) => t.table === 'spans')!;
+    const allBytes = disk.tables.reduce((sum, t) => sum + Number(t.bytes), 0);
+    if (Number(spansTable.rows) !== spanCount) throw new Error(`stored ${spansTable.rows} spans, sent ${spanCount}`);
+
+    const e2eRate = spanCount / seconds;
+    const result: Record<string, unknown> = {
+      spans: spanCount,
+      spansPerRequest: PER_REQUEST,
+      concurrency: CONCURRENCY,
+      endToEndSpansPerSecond: Math.round(e2eRate),
+      rawChdbInsertRowsPerSecond: Math.round(raw.rowsPerSecond),
+      ratioToRawInsert: Math.round((e2eRate / raw.rowsPerSecond) * 100) / 100,
+      cpuSecondsPer100kSpans: Math.round(((after.cpuSeconds - before.cpuSeconds) / spanCount) * 100_000 * 100) / 100,
+      meshlensPeakRssMiB: Math.round(after.peakRssMiB),
+      backpressureRetries: retries,
+      bytesPerSpanOnDisk: { spansTable: Math.round((Number(spansTable.bytes) / spanCount) * 10) / 10, allTables: Math.round((allBytes / spanCount) * 10) / 10 },
+      spanColumnsBytesPerSpan: Object.fromEntries(disk.spanColumns.slice(0, 8).map((c) => [c.column, Math.round((Number(c.bytes) / spanCount) * 10) / 10])),
+    };
+
+    // 4. Query latency over a large table.
+    if (QUERY_SPANS > 0) {
+      log(`query latency: filling ${QUERY_SPANS.toLocaleString()} synthetic spans inside the engine`);
+      const queryDir = join(work, 'query');
+      const fill = (await worker('fill', queryDir, String(QUERY_SPANS))) as { seconds: number; sample: Array<{ id: string; service: string; name: string }> };
+      const m = await startMeshlens(queryDir);
+      const base = `http://127.0.0.1:${m.queryPort}`;
+      const id = fill.sample[0]!.id;
+      const { service, name } = fill.sample[1]!;
+      await timed(`${base}/api/traces/${id}`, 3); // warm-up
+      const byId: Array<{ minMs: number; medianMs: number; p95Ms: number }> = [];
+      for (const s of fill.sample.slice(0, 20)) byId.push(await timed(`${base}/api/traces/${s.id}`, 1));
+      const lookback = 3600_000_000;
+      const search = await timed(`${base}/api/traces?service=${encodeURIComponent(service)}&operation=${encodeURIComponent(name)}&limit=20&start=${Date.now() * 1000 - lookback}&end=${Date.now() * 1000}`, 10);
+      const services = await timed(`${base}/api/services`, 10);
+      await stopMeshlens(m);
+      const medians = byId.map((t) => t.medianMs).sort((a, b) => a - b);
+      result.queryLatency = {
+        spansStored: QUERY_SPANS,
+        fillSeconds: Math.round(fill.seconds),
+        traceByIdMs: { min: medians[0], median: medians[Math.floor(medians.length / 2)], max: medians[medians.length - 1] },
+        searchServiceOperationMs: search,
+        servicesMs: services,
+      };
+    }
+    console.log(JSON.stringify(result, null, 2));
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+await main();
