@@ -40,7 +40,8 @@ describe('loadConfig defaults', () => {
     assert.equal(config.storage.clickhouse.url, '');
     assert.equal(config.limits.maxBodyBytes, 16 * 1024 * 1024);
     assert.equal(config.limits.queueBytes, 256 * 1024 * 1024);
-    assert.equal(config.batch.maxDelayMs, 200);
+    assert.equal(config.batch.maxDelayMs, 500);
+    assert.equal(config.batch.maxRows, 50000);
     assert.equal(config.log.level, 'info');
   });
 });

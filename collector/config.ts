@@ -35,8 +35,8 @@ export const ConfigSchema = Section({
     }),
   }),
   batch: Section({
-    max_rows: Type.Integer({ minimum: 1, default: 20000, description: 'rows per insert at most' }),
-    max_delay: Duration('200ms', 'longest a row waits for its batch to fill'),
+    max_rows: Type.Integer({ minimum: 1, default: 50000, description: 'rows per insert at most' }),
+    max_delay: Duration('500ms', 'longest a row waits for its batch to fill (while a writer is free)'),
   }),
   limits: Section({
     max_body_bytes: Size('16MiB', 'request body size after decompression; larger gets 413 / RESOURCE_EXHAUSTED'),

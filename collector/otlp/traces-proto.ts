@@ -12,13 +12,62 @@ const FIXED32 = 5;
 
 class Truncated extends Error {}
 
-/** A cursor over one protobuf message (a sub-range of the request buffer). */
+/** Buffer's own slice methods: `toString(encoding, …)` adds a lookup per call on this hot path. */
+interface Slices {
+  utf8Slice(start: number, end: number): string;
+  hexSlice(start: number, end: number): string;
+  base64Slice(start: number, end: number): string;
+}
+
+/**
+ * A cursor over the request. Nested messages are read in place: `enter()` narrows `end` to the
+ * field's body and `leave()` restores it, so no object is allocated per message.
+ */
 class Reader {
+  private readonly slices: Slices;
   constructor(
     readonly buf: Buffer,
     public pos: number,
-    readonly end: number,
-  ) {}
+    public end: number,
+  ) {
+    this.slices = buf as unknown as Slices;
+  }
+
+  /** Enters a length-delimited field; returns the outer end to pass to leave(). */
+  enter(): number {
+    const length = this.varint();
+    if (this.pos + length > this.end) throw new Truncated('a field is longer than the message that holds it');
+    const outer = this.end;
+    this.end = this.pos + length;
+    return outer;
+  }
+
+  /** Skips what is left of the entered field and restores the outer end. */
+  leave(outer: number): void {
+    this.pos = this.end;
+    this.end = outer;
+  }
+
+  /** The body of a length-delimited field as [start, end], skipped for now. */
+  range(): [number, number] {
+    const outer = this.enter();
+    const range: [number, number] = [this.pos, this.end];
+    this.leave(outer);
+    return range;
+  }
+
+  /** Moves to a range taken earlier; returns the state to pass to `restore`. */
+  seek([start, end]: [number, number]): [number, number] {
+    const saved: [number, number] = [this.pos, this.end];
+    this.pos = start;
+    this.end = end;
+    return saved;
+  }
+
+  restore([pos, end]: [number, number]): void {
+    this.pos = pos;
+    this.end = end;
+  }
 
   get more(): boolean {
     return this.pos < this.end;
@@ -38,6 +87,18 @@ class Reader {
       if (byte < 0x80) return result;
       multiplier *= 128;
       if (multiplier > 2 ** 63) throw new Truncated('varint longer than 10 bytes');
+    }
+  }
+
+  /** A uint32 field: the low 32 bits of the varint, as protobuf reads a longer one. */
+  uint32(): number {
+    let result = 0;
+    for (let shift = 0; ; shift += 7) {
+      if (this.pos >= this.end) throw new Truncated('varint runs past the end of its message');
+      const byte = this.buf[this.pos++]!;
+      if (shift < 32) result |= (byte & 0x7f) << shift;
+      if (byte < 0x80) return result >>> 0;
+      if (shift >= 63) throw new Truncated('varint longer than 10 bytes');
     }
   }
 
@@ -76,21 +137,12 @@ class Reader {
     return value;
   }
 
-  /** A length-delimited field's body as a sub-reader; the cursor moves past it. */
-  message(): Reader {
-    const length = this.varint();
-    const start = this.pos;
-    if (start + length > this.end) throw new Truncated('a field is longer than the message that holds it');
-    this.pos = start + length;
-    return new Reader(this.buf, start, start + length);
-  }
-
   string(): string {
     const length = this.varint();
     const start = this.pos;
     if (start + length > this.end) throw new Truncated('a string is longer than the message that holds it');
     this.pos = start + length;
-    return this.buf.toString('utf8', start, this.pos);
+    return this.slices.utf8Slice(start, this.pos);
   }
 
   /** Bytes as lowercase hex ('' when empty). */
@@ -99,7 +151,7 @@ class Reader {
     const start = this.pos;
     if (start + length > this.end) throw new Truncated('a bytes field is longer than the message that holds it');
     this.pos = start + length;
-    return this.buf.toString('hex', start, this.pos);
+    return this.slices.hexSlice(start, this.pos);
   }
 
   base64(): string {
@@ -107,7 +159,7 @@ class Reader {
     const start = this.pos;
     if (start + length > this.end) throw new Truncated('a bytes field is longer than the message that holds it');
     this.pos = start + length;
-    return this.buf.toString('base64', start, this.pos);
+    return this.slices.base64Slice(start, this.pos);
   }
 
   skip(wireType: number): void {
@@ -118,9 +170,12 @@ class Reader {
       case FIXED64:
         this.pos += 8;
         break;
-      case LEN:
-        this.pos += this.varint();
+      case LEN: {
+        // Not `pos += varint()`: that adds the length to pos as it was before the length was read.
+        const length = this.varint();
+        this.pos += length;
         break;
+      }
       case FIXED32:
         this.pos += 4;
         break;
@@ -135,11 +190,14 @@ class Reader {
 export function convertTraceProto(body: Buffer, limits: TraceLimits): ConvertedTraces {
   const builder = new TraceBuilder(limits);
   try {
-    const request = new Reader(body, 0, body.length);
-    while (request.more) {
-      const tag = request.varint();
-      if (tag === ((1 << 3) | LEN)) resourceSpans(request.message(), builder);
-      else request.skip(tag & 7);
+    const r = new Reader(body, 0, body.length);
+    while (r.more) {
+      const tag = r.varint();
+      if (tag === ((1 << 3) | LEN)) {
+        const outer = r.enter();
+        resourceSpans(r, builder);
+        r.leave(outer);
+      } else r.skip(tag & 7);
     }
   } catch (error) {
     if (error instanceof Truncated || error instanceof RangeError) {
@@ -150,18 +208,27 @@ export function convertTraceProto(body: Buffer, limits: TraceLimits): ConvertedT
   return builder.result;
 }
 
+// Each reader below reads the message the cursor was entered into, up to r.end.
+
 function resourceSpans(r: Reader, builder: TraceBuilder): void {
-  // The resource may follow its spans on the wire; find it first.
+  // The resource may follow its spans on the wire: note where the scopes are, read them last.
   let resourceAttributes: Attribute[] = [];
-  const scopes: Reader[] = [];
+  const scopes: Array<[number, number]> = [];
   while (r.more) {
     const tag = r.varint();
-    if (tag === ((1 << 3) | LEN)) resourceAttributes = resource(r.message(), builder);
-    else if (tag === ((2 << 3) | LEN)) scopes.push(r.message());
+    if (tag === ((1 << 3) | LEN)) {
+      const outer = r.enter();
+      resourceAttributes = resource(r, builder);
+      r.leave(outer);
+    } else if (tag === ((2 << 3) | LEN)) scopes.push(r.range());
     else r.skip(tag & 7);
   }
   const res = builder.resource(resourceAttributes);
-  for (const s of scopes) scopeSpans(s, builder, res);
+  for (const range of scopes) {
+    const saved = r.seek(range);
+    scopeSpans(r, builder, res);
+    r.restore(saved);
+  }
 }
 
 function resource(r: Reader, builder: TraceBuilder): Attribute[] {
@@ -169,7 +236,7 @@ function resource(r: Reader, builder: TraceBuilder): Attribute[] {
   while (r.more) {
     const tag = r.varint();
     // Resource attributes are not subject to the per-span attribute limit.
-    if (tag === ((1 << 3) | LEN)) keyValue(r.message(), builder, attributes, false);
+    if (tag === ((1 << 3) | LEN)) keyValue(r, builder, attributes, false);
     else r.skip(tag & 7);
   }
   return attributes;
@@ -178,17 +245,25 @@ function resource(r: Reader, builder: TraceBuilder): Attribute[] {
 const NO_SCOPE: InstrumentationScope = { name: '', version: '' };
 
 function scopeSpans(r: Reader, builder: TraceBuilder, res: ReturnType<TraceBuilder['resource']>): void {
+  // Spans may come before their scope on the wire, as the resource may: read them last.
   let scope = NO_SCOPE;
-  const spans: Reader[] = [];
+  const spans: Array<[number, number]> = [];
   while (r.more) {
     const tag = r.varint();
-    if (tag === ((1 << 3) | LEN)) scope = instrumentationScope(r.message());
-    else if (tag === ((2 << 3) | LEN)) {
+    if (tag === ((1 << 3) | LEN)) {
+      const outer = r.enter();
+      scope = instrumentationScope(r);
+      r.leave(outer);
+    } else if (tag === ((2 << 3) | LEN)) {
       builder.countSpan();
-      spans.push(r.message());
+      spans.push(r.range());
     } else r.skip(tag & 7);
   }
-  for (const s of spans) builder.addSpan(span(s, builder), res, scope);
+  for (const range of spans) {
+    const saved = r.seek(range);
+    builder.addSpan(span(r, builder), res, scope);
+    r.restore(saved);
+  }
 }
 
 function instrumentationScope(r: Reader): InstrumentationScope {
@@ -219,13 +294,13 @@ function span(r: Reader, builder: TraceBuilder): SpanFields {
       case (6 << 3) | VARINT: f.kind = spanKind(r.varint()); break;
       case (7 << 3) | FIXED64: f.startTimeUnixNano = r.fixed64(); break;
       case (8 << 3) | FIXED64: f.endTimeUnixNano = r.fixed64(); break;
-      case (9 << 3) | LEN: if (!keyValue(r.message(), builder, f.attributes, true)) f.droppedAttributesCount++; break;
-      case (10 << 3) | VARINT: f.droppedAttributesCount += r.varint(); break;
-      case (11 << 3) | LEN: f.events.push(event(r.message(), builder)); break;
-      case (12 << 3) | VARINT: f.droppedEventsCount = r.varint(); break;
-      case (13 << 3) | LEN: { const l = link(r.message(), builder); if (l) f.links.push(l); break; }
-      case (14 << 3) | VARINT: f.droppedLinksCount = r.varint(); break;
-      case (15 << 3) | LEN: status(r.message(), f); break;
+      case (9 << 3) | LEN: if (!keyValue(r, builder, f.attributes, true)) f.droppedAttributesCount++; break;
+      case (10 << 3) | VARINT: f.droppedAttributesCount += r.uint32(); break;
+      case (11 << 3) | LEN: { const outer = r.enter(); f.events.push(event(r, builder)); r.leave(outer); break; }
+      case (12 << 3) | VARINT: f.droppedEventsCount = r.uint32(); break;
+      case (13 << 3) | LEN: { const outer = r.enter(); const l = link(r, builder); r.leave(outer); if (l) f.links.push(l); break; }
+      case (14 << 3) | VARINT: f.droppedLinksCount = r.uint32(); break;
+      case (15 << 3) | LEN: { const outer = r.enter(); status(r, f); r.leave(outer); break; }
       case (16 << 3) | FIXED32: f.flags = r.fixed32(); break;
       default: r.skip(tag & 7);
     }
@@ -239,8 +314,8 @@ function event(r: Reader, builder: TraceBuilder): SpanEvent {
     const tag = r.varint();
     if (tag === ((1 << 3) | FIXED64)) e.timeUnixNano = r.fixed64();
     else if (tag === ((2 << 3) | LEN)) e.name = builder.text(r.string());
-    else if (tag === ((3 << 3) | LEN)) { if (!keyValue(r.message(), builder, e.attributes, true)) e.droppedAttributesCount++; }
-    else if (tag === ((4 << 3) | VARINT)) e.droppedAttributesCount += r.varint();
+    else if (tag === ((3 << 3) | LEN)) { if (!keyValue(r, builder, e.attributes, true)) e.droppedAttributesCount++; }
+    else if (tag === ((4 << 3) | VARINT)) e.droppedAttributesCount += r.uint32();
     else r.skip(tag & 7);
   }
   return e;
@@ -254,8 +329,8 @@ function link(r: Reader, builder: TraceBuilder): SpanLink | undefined {
     if (tag === ((1 << 3) | LEN)) l.traceId = r.hex();
     else if (tag === ((2 << 3) | LEN)) l.spanId = r.hex();
     else if (tag === ((3 << 3) | LEN)) l.traceState = r.string();
-    else if (tag === ((4 << 3) | LEN)) { if (!keyValue(r.message(), builder, l.attributes, true)) l.droppedAttributesCount++; }
-    else if (tag === ((5 << 3) | VARINT)) l.droppedAttributesCount += r.varint();
+    else if (tag === ((4 << 3) | LEN)) { if (!keyValue(r, builder, l.attributes, true)) l.droppedAttributesCount++; }
+    else if (tag === ((5 << 3) | VARINT)) l.droppedAttributesCount += r.uint32();
     else r.skip(tag & 7);
   }
   return l.traceId.length === 32 && l.spanId.length === 16 ? l : undefined;
@@ -270,29 +345,37 @@ function status(r: Reader, f: SpanFields): void {
   }
 }
 
-/** Reads one KeyValue into `list`; returns false when the list was full and it was dropped. */
+type Typed = readonly [Attribute['type'], string];
+const EMPTY: Typed = ['string', ''];
+
+/**
+ * Reads the KeyValue field at the cursor (its length prefix included) into `list`; returns false
+ * when the list was full and it was dropped.
+ */
 function keyValue(r: Reader, builder: TraceBuilder, list: Attribute[], limited: boolean): boolean {
+  const outer = r.enter();
   let key = '';
-  let value: Reader | undefined;
+  let typed = EMPTY;
   while (r.more) {
     const tag = r.varint();
     if (tag === ((1 << 3) | LEN)) key = r.string();
-    else if (tag === ((2 << 3) | LEN)) value = r.message();
-    else r.skip(tag & 7);
+    else if (tag === ((2 << 3) | LEN)) {
+      const inner = r.enter();
+      typed = anyValue(r, builder);
+      r.leave(inner);
+    } else r.skip(tag & 7);
   }
+  r.leave(outer);
   if (!key) return true;
-  const [type, text] = value ? anyValue(value) : (['string', ''] as const);
   if (!limited) {
-    list.push({ key, type, value: builder.text(text) });
+    list.push({ key, type: typed[0], value: builder.value(typed[0], typed[1]) });
     return true;
   }
-  return builder.addAttribute(list, key, type, text);
+  return builder.addAttribute(list, key, typed[0], typed[1]);
 }
 
-type Typed = readonly [Attribute['type'], string];
-
-function anyValue(r: Reader): Typed {
-  let typed: Typed = ['string', ''];
+function anyValue(r: Reader, builder: TraceBuilder): Typed {
+  let typed = EMPTY;
   while (r.more) {
     const tag = r.varint();
     switch (tag) {
@@ -300,8 +383,8 @@ function anyValue(r: Reader): Typed {
       case (2 << 3) | VARINT: typed = ['bool', r.varint() !== 0 ? 'true' : 'false']; break;
       case (3 << 3) | VARINT: typed = ['int', r.int64().toString()]; break;
       case (4 << 3) | FIXED64: typed = ['double', String(r.double())]; break;
-      case (5 << 3) | LEN: typed = ['array', JSON.stringify(plainArray(r.message()))]; break;
-      case (6 << 3) | LEN: typed = ['kvlist', JSON.stringify(plainKvlist(r.message()))]; break;
+      case (5 << 3) | LEN: { const outer = r.enter(); typed = ['array', JSON.stringify(plainArray(r, builder))]; r.leave(outer); break; }
+      case (6 << 3) | LEN: { const outer = r.enter(); typed = ['kvlist', JSON.stringify(plainKvlist(r, builder))]; r.leave(outer); break; }
       case (7 << 3) | LEN: typed = ['bytes', r.base64()]; break;
       default: r.skip(tag & 7);
     }
@@ -311,18 +394,18 @@ function anyValue(r: Reader): Typed {
 
 type Plain = string | number | boolean | null | Plain[] | { [key: string]: Plain };
 
-/** Values nested in arrays and kvlists, as plain JSON (kept whole, never searched). */
-function plainValue(r: Reader): Plain {
+/** Values nested in arrays and kvlists, as plain JSON (never searched); strings cut to the limit. */
+function plainValue(r: Reader, builder: TraceBuilder): Plain {
   let value: Plain = null;
   while (r.more) {
     const tag = r.varint();
     switch (tag) {
-      case (1 << 3) | LEN: value = r.string(); break;
+      case (1 << 3) | LEN: value = builder.text(r.string()); break;
       case (2 << 3) | VARINT: value = r.varint() !== 0; break;
       case (3 << 3) | VARINT: { const n = r.int64(); value = n >= BigInt(Number.MIN_SAFE_INTEGER) && n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n.toString(); break; }
       case (4 << 3) | FIXED64: value = r.double(); break;
-      case (5 << 3) | LEN: value = plainArray(r.message()); break;
-      case (6 << 3) | LEN: value = plainKvlist(r.message()); break;
+      case (5 << 3) | LEN: { const outer = r.enter(); value = plainArray(r, builder); r.leave(outer); break; }
+      case (6 << 3) | LEN: { const outer = r.enter(); value = plainKvlist(r, builder); r.leave(outer); break; }
       case (7 << 3) | LEN: value = r.base64(); break;
       default: r.skip(tag & 7);
     }
@@ -330,33 +413,41 @@ function plainValue(r: Reader): Plain {
   return value;
 }
 
-function plainArray(r: Reader): Plain[] {
+function plainArray(r: Reader, builder: TraceBuilder): Plain[] {
   const values: Plain[] = [];
   while (r.more) {
     const tag = r.varint();
-    if (tag === ((1 << 3) | LEN)) values.push(plainValue(r.message()));
-    else r.skip(tag & 7);
+    if (tag === ((1 << 3) | LEN)) {
+      const outer = r.enter();
+      values.push(plainValue(r, builder));
+      r.leave(outer);
+    } else r.skip(tag & 7);
   }
   return values;
 }
 
-function plainKvlist(r: Reader): { [key: string]: Plain } {
-  const out: { [key: string]: Plain } = {};
+function plainKvlist(r: Reader, builder: TraceBuilder): { [key: string]: Plain } {
+  // No prototype, so that a key named __proto__ stays a key.
+  const out: { [key: string]: Plain } = Object.create(null);
   while (r.more) {
     const tag = r.varint();
     if (tag !== ((1 << 3) | LEN)) {
       r.skip(tag & 7);
       continue;
     }
-    const kv = r.message();
+    const outer = r.enter();
     let key = '';
     let value: Plain = null;
-    while (kv.more) {
-      const t = kv.varint();
-      if (t === ((1 << 3) | LEN)) key = kv.string();
-      else if (t === ((2 << 3) | LEN)) value = plainValue(kv.message());
-      else kv.skip(t & 7);
+    while (r.more) {
+      const t = r.varint();
+      if (t === ((1 << 3) | LEN)) key = r.string();
+      else if (t === ((2 << 3) | LEN)) {
+        const inner = r.enter();
+        value = plainValue(r, builder);
+        r.leave(inner);
+      } else r.skip(t & 7);
     }
+    r.leave(outer);
     if (key) out[key] = value;
   }
   return out;

@@ -59,6 +59,7 @@ export interface SpanFields {
 const ZERO_TRACE = '0'.repeat(32);
 const ZERO_SPAN = '0'.repeat(16);
 const HEX_ID = /^[0-9a-f]+$/;
+const MAX_TIME_NS = 2n ** 63n;
 
 export class TraceBuilder {
   readonly result: ConvertedTraces = { spans: [], rejected: 0, errorMessage: '', truncatedAttributes: 0, droppedAttributes: 0 };
@@ -77,7 +78,19 @@ export class TraceBuilder {
   text(value: string): string {
     if (value.length <= this.limits.attributeValueLength) return value;
     this.result.truncatedAttributes++;
-    return value.slice(0, this.limits.attributeValueLength);
+    let end = this.limits.attributeValueLength;
+    // Never keep half of a surrogate pair: alone it is not text (nor valid UTF-8 in storage).
+    const last = value.charCodeAt(end - 1);
+    if (last >= 0xd800 && last <= 0xdbff) end--;
+    return value.slice(0, end);
+  }
+
+  /**
+   * An attribute value as kept: only strings are cut. A cut number would be another number and cut
+   * JSON would not be JSON; the strings inside arrays and kvlists are cut by the readers, via text().
+   */
+  value(type: AttributeType, value: string): string {
+    return type === 'string' ? this.text(value) : value;
   }
 
   /** Appends an attribute unless the list is full; returns false when it was dropped. */
@@ -86,7 +99,7 @@ export class TraceBuilder {
       this.result.droppedAttributes++;
       return false;
     }
-    list.push({ key, type, value: this.text(value) });
+    list.push({ key, type, value: this.value(type, value) });
     return true;
   }
 
@@ -109,6 +122,8 @@ export class TraceBuilder {
             ? 'an invalid parent_span_id (must be 8 bytes or empty)'
             : f.startTimeUnixNano <= 0n
               ? 'no start_time_unix_nano'
+              : f.startTimeUnixNano >= MAX_TIME_NS
+                ? 'a start_time_unix_nano past the year 2262 (storage keeps signed 64-bit nanoseconds)'
               : undefined;
     if (problem) {
       if (this.result.rejected === 0) this.result.errorMessage = `span "${f.name.slice(0, 100)}" has ${problem}`;
@@ -117,7 +132,7 @@ export class TraceBuilder {
     }
     const span = f as SpanRecord;
     if (span.parentSpanId === ZERO_SPAN) span.parentSpanId = '';
-    if (span.endTimeUnixNano < span.startTimeUnixNano) span.endTimeUnixNano = span.startTimeUnixNano;
+    if (span.endTimeUnixNano < span.startTimeUnixNano || span.endTimeUnixNano >= MAX_TIME_NS) span.endTimeUnixNano = span.startTimeUnixNano;
     span.name = this.text(span.name);
     span.statusMessage = this.text(span.statusMessage);
     span.resource = resource;
