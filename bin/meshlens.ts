@@ -69,7 +69,9 @@ async function main(): Promise<void> {
     throw error;
   }
   if (args.printConfig) {
-    console.log(JSON.stringify(config, null, 2));
+    const shown = structuredClone(config);
+    if (shown.storage.clickhouse.password) shown.storage.clickhouse.password = '(set)';
+    console.log(JSON.stringify(shown, null, 2));
     return;
   }
   const log = createLogger(config.log.level);

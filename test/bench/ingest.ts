@@ -7,7 +7,7 @@
 //   --query-spans N    spans in the table for the query-latency part (default 10,000,000; 0 skips it)
 //   --profile DIR      write a V8 CPU profile of the meshlens process into DIR (open it in Chrome DevTools)
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -150,7 +150,9 @@ async function main(): Promise<void> {
     log(`building ${TOTAL.toLocaleString()} mesh spans as OTLP protobuf requests of ${PER_REQUEST}`);
     const startNs = BigInt(Date.now() - 10 * 60_000) * 1_000_000n;
     const payloads: Buffer[] = [];
-    const rows: string[] = [];
+    const rowsFile = join(work, 'rows.jsonl');
+    const rowsFd = openSync(rowsFile, 'w');
+    let spanCount = 0;
     let bytesOnWire = 0;
     for (let sent = 0; sent < TOTAL; sent += PER_REQUEST) {
       const spans = meshSpans(Math.min(PER_REQUEST, TOTAL - sent), startNs, sent);
@@ -159,12 +161,13 @@ async function main(): Promise<void> {
       bytesOnWire += body.length;
       // The exact rows meshlens will write, for the raw-insert baseline.
       const converted = convertTraceProto(body, { spansPerRequest: 1e9, attributesPerSpan: 128, attributeValueLength: 16384 });
-      for (const span of converted.spans) rows.push(encodeSpanRow(span));
+      let rows = '';
+      for (const span of converted.spans) rows += encodeSpanRow(span);
+      writeSync(rowsFd, rows);
+      spanCount += converted.spans.length;
+      if (payloads.length % 100 === 0) log(`built ${spanCount.toLocaleString()} spans`);
     }
-    const spanCount = rows.length;
-    const rowsFile = join(work, 'rows.jsonl');
-    writeFileSync(rowsFile, rows.join(''));
-    rows.length = 0;
+    closeSync(rowsFd);
     log(`${spanCount.toLocaleString()} spans, ${(bytesOnWire / spanCount).toFixed(0)} B/span on the wire`);
 
     // 2. Raw chDB insert of the same rows (engine + its JSON parser only), same batch size.
