@@ -1,5 +1,6 @@
 // The meshlens command: `meshlens [all-in-one|collector|query] [--config file] [flags]`.
 import { ConfigError, FLAGS, configKeys, envName, loadConfig } from '../collector/config.ts';
+import { openStore } from '../collector/storage/open.ts';
 import { type Command, createLogger, startMeshlens } from './run.ts';
 
 const COMMANDS: Command[] = ['all-in-one', 'collector', 'query'];
@@ -9,6 +10,8 @@ const USAGE = `usage: meshlens [all-in-one|collector|query] [--config meshlens.y
   all-in-one   collector + query API in one process on embedded ClickHouse (default)
   collector    receivers only; needs --clickhouse-url
   query        query API only; needs --clickhouse-url
+  sql "QUERY"  run one SQL query against meshlens' storage and print the rows as JSON
+               (embedded: only while no meshlens process is using the data directory)
 
 flags:
   --config FILE        YAML configuration file (or MESHLENS_CONFIG)
@@ -21,6 +24,8 @@ every key is also an environment variable: ${configKeys().slice(0, 2).map((k) =>
 
 interface Args {
   command: Command;
+  /** `meshlens sql "<query>"`. */
+  sql?: string;
   file?: string;
   overrides: Record<string, string>;
   printConfig: boolean;
@@ -46,6 +51,10 @@ function parseArgs(argv: string[]): Args | 'help' {
       args.overrides[pair.slice(0, eq)] = pair.slice(eq + 1);
     } else if (flag in FLAGS) args.overrides[FLAGS[flag]!] = value();
     else if ((COMMANDS as string[]).includes(arg) && i === 0) args.command = arg as Command;
+    else if (arg === 'sql' && i === 0) {
+      args.sql = argv[++i];
+      if (!args.sql) throw new ConfigError('meshlens sql needs a query, e.g. meshlens sql "SHOW TABLES"');
+    }
     else throw new ConfigError(`unknown argument "${arg}" (see meshlens --help)`);
   }
   return args;
@@ -74,6 +83,10 @@ async function main(): Promise<void> {
     console.log(JSON.stringify(shown, null, 2));
     return;
   }
+  if (args.sql !== undefined) {
+    await runSql(config.storage, args.sql);
+    return;
+  }
   const log = createLogger(config.log.level);
   let running;
   try {
@@ -99,6 +112,19 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+async function runSql(storage: Parameters<typeof openStore>[0], sql: string): Promise<void> {
+  let store;
+  try {
+    store = openStore(storage);
+    for (const row of await store.query(sql)) console.log(JSON.stringify(row));
+  } catch (error) {
+    console.error(`meshlens sql: ${String((error as Error).message).split('\n')[0]}`);
+    process.exitCode = 1;
+  } finally {
+    await store?.close();
+  }
 }
 
 await main();

@@ -62,12 +62,13 @@ if (step === 'raw-insert') {
   for (let offset = 0; offset < total; offset += chunk) {
     const n = Math.min(chunk, total - offset);
     await store.exec(`INSERT INTO spans_ingest (${SPAN_INGEST_COLUMNS.join(', ')})
+      WITH concat('service-', toString(cityHash64(intDiv(number, 10), number % 10) % 100)) AS service_name
       SELECT
-        lower(hex(reinterpretAsFixedString(cityHash64(intDiv(number, 10)), cityHash64(intDiv(number, 10), 1)))) AS trace_id,
+        lower(hex(concat(reinterpretAsFixedString(cityHash64(intDiv(number, 10))), reinterpretAsFixedString(cityHash64(intDiv(number, 10), 1))))) AS trace_id,
         lower(hex(reinterpretAsFixedString(cityHash64(number, 2)))) AS span_id,
         if(number % 10 = 0, '', lower(hex(reinterpretAsFixedString(cityHash64(number - 1, 2))))) AS parent_span_id,
         '' AS trace_state,
-        concat('service-', toString(cityHash64(intDiv(number, 10), number % 10) % 100)) AS service,
+        service_name AS service,
         'bookinfo' AS namespace,
         concat('GET /api/v1/op-', toString(cityHash64(number, 3) % 20)) AS name,
         2 + (number % 2) AS kind,
@@ -83,8 +84,8 @@ if (step === 'raw-insert') {
             'component', 'proxy', 'response_size', toString(number % 5000), 'request_size', '0',
             'node_id', concat('sidecar~10.1.0.', toString(number % 250), '~service-', toString(number % 100), '.bookinfo')) AS attributes,
         map('http.status_code', 'int') AS attribute_types,
-        map('service.name', concat('service-', toString(number % 100)), 'k8s.namespace.name', 'bookinfo',
-            'k8s.pod.name', concat('service-', toString(number % 100), '-6c7d9-', toString(number % 3))) AS resource_attributes,
+        map('service.name', service_name, 'k8s.namespace.name', 'bookinfo',
+            'k8s.pod.name', concat(service_name, '-6c7d9-', toString(number % 3))) AS resource_attributes,
         map() AS resource_types,
         'envoy' AS scope_name, '' AS scope_version, '' AS events, '' AS links, [0, 0, 0] AS dropped_counts
       FROM numbers(${offset}, ${n})`);

@@ -204,6 +204,8 @@ async function main(): Promise<void> {
       spanColumnsBytesPerSpan: Object.fromEntries(disk.spanColumns.slice(0, 8).map((c) => [c.column, Math.round((Number(c.bytes) / spanCount) * 10) / 10])),
     };
 
+    log(`end to end: ${JSON.stringify(result)}`);
+
     // 4. Query latency over a large table.
     if (QUERY_SPANS > 0) {
       log(`query latency: filling ${QUERY_SPANS.toLocaleString()} synthetic spans inside the engine`);
