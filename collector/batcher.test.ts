@@ -131,22 +131,29 @@ describe('Batcher', () => {
     await b.close();
   });
 
-  it('a failed write rejects exactly the entries of its batch', async () => {
+  it('a failed write is retried request by request: only the request storage refuses fails', async () => {
     const writes = new HeldWrites();
     const b = batcher(writes, { maxBatchRows: 2, concurrency: 2 });
-    const inFailed = [track(b.submit(body('a'), 1)), track(b.submit(body('b'), 1))];
+    const [a, bb] = [track(b.submit(body('a'), 1)), track(b.submit(body('b'), 1))];
     const inGood = [track(b.submit(body('c'), 1)), track(b.submit(body('d'), 1))];
     const failing = await writes.call(0);
     const good = await writes.call(1);
     assert.equal(failing.text, line('a') + line('b'));
     assert.equal(good.text, line('c') + line('d'));
-    const refusal = new Error('storage refused: disk full');
+    const refusal = new Error('storage refused: cannot parse row');
     failing.fail(refusal);
     await flush();
-    for (const entry of inFailed) {
-      assert.equal(entry.state(), 'rejected');
-      assert.equal(entry.error(), refusal, 'the storage error reaches the sender');
-    }
+    assert.equal(a.state(), 'pending', 'not failed yet: each request of the failed batch is tried alone');
+    const aAlone = await writes.call(2);
+    assert.equal(aAlone.text, line('a'));
+    aAlone.fail(refusal);
+    const bAlone = await writes.call(3);
+    assert.equal(bAlone.text, line('b'));
+    bAlone.finish();
+    await flush();
+    assert.equal(a.state(), 'rejected');
+    assert.equal(a.error(), refusal, 'the storage error reaches the sender');
+    assert.equal(bb.state(), 'resolved', 'a request batched with a bad one is still stored');
     for (const entry of inGood) assert.equal(entry.state(), 'pending', 'the other batch is untouched by the failure');
     good.finish();
     await flush();
@@ -154,9 +161,20 @@ describe('Batcher', () => {
     // The failure is not sticky: the next batch is written normally.
     const next = track(b.submit(body('e'), 1));
     b.submit(body('f'), 1).catch(() => undefined);
-    (await writes.call(2)).finish();
+    (await writes.call(4)).finish();
     await flush();
     assert.equal(next.state(), 'resolved');
+    await b.close();
+  });
+
+  it('a single-request batch that fails is rejected without a retry', async () => {
+    const writes = new HeldWrites();
+    const b = batcher(writes, { maxBatchRows: 1 });
+    const only = track(b.submit(body('a'), 1));
+    (await writes.call(0)).fail(new Error('storage down'));
+    await flush();
+    assert.equal(only.state(), 'rejected');
+    assert.equal(writes.calls.length, 1);
     await b.close();
   });
 

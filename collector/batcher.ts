@@ -130,26 +130,47 @@ export class Batcher {
   }
 
   private async writeBatch(batch: Batch): Promise<void> {
-    let failure: Error | undefined;
-    try {
-      // Requests arrive already encoded as bytes: joining buffers is a copy, where joining one
-      // large string and encoding it was the slowest step of the whole ingest path.
-      const body = batch.entries.length === 1 ? batch.entries[0]!.body : Buffer.concat(batch.entries.map((e) => e.body), batch.bytes);
-      await this.options.write(body, batch.rows);
-    } catch (error) {
-      failure = error instanceof Error ? error : new Error(String(error));
-    }
+    const failures = await this.writeEntries(batch);
     this.inFlight--;
     this.queuedRows -= batch.rows;
     this.queuedBytes -= batch.bytes;
     this.reportQueue();
-    for (const entry of batch.entries) {
+    batch.entries.forEach((entry, i) => {
+      const failure = failures[i];
       if (failure) entry.reject(failure);
       else entry.resolve();
-    }
+    });
     if (this.closing) this.sealOpen();
     this.pump();
     if (this.isIdle()) for (const wake of this.idleWaiters.splice(0)) wake();
+  }
+
+  /**
+   * Writes a batch; returns each entry's failure (undefined = stored). When a batch of several
+   * requests fails, each request is written alone: one request that storage cannot take then fails
+   * by itself instead of failing (and, retried, failing again) every request batched with it.
+   */
+  private async writeEntries(batch: Batch): Promise<Array<Error | undefined>> {
+    const { entries } = batch;
+    // Requests arrive already encoded as bytes: joining buffers is a copy, where joining one large
+    // string and encoding it was the slowest step of the whole ingest path.
+    const body = entries.length === 1 ? entries[0]!.body : Buffer.concat(entries.map((e) => e.body), batch.bytes);
+    try {
+      await this.options.write(body, batch.rows);
+      return entries.map(() => undefined);
+    } catch (error) {
+      if (entries.length === 1) return [asError(error)];
+    }
+    const failures: Array<Error | undefined> = [];
+    for (const entry of entries) {
+      try {
+        await this.options.write(entry.body, entry.rows);
+        failures.push(undefined);
+      } catch (error) {
+        failures.push(asError(error));
+      }
+    }
+    return failures;
   }
 
   private isIdle(): boolean {
@@ -165,6 +186,10 @@ export class Batcher {
   private reportQueue(): void {
     this.options.onQueueChange?.(this.queuedRows, this.queuedBytes);
   }
+}
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
 }
 
 function emptyBatch(): Batch {

@@ -60,6 +60,7 @@ const ZERO_TRACE = '0'.repeat(32);
 const ZERO_SPAN = '0'.repeat(16);
 const HEX_ID = /^[0-9a-f]+$/;
 const MAX_TIME_NS = 2n ** 63n;
+const MAX_UINT32 = 0xffffffff;
 
 export class TraceBuilder {
   readonly result: ConvertedTraces = { spans: [], rejected: 0, errorMessage: '', truncatedAttributes: 0, droppedAttributes: 0 };
@@ -133,6 +134,11 @@ export class TraceBuilder {
     const span = f as SpanRecord;
     if (span.parentSpanId === ZERO_SPAN) span.parentSpanId = '';
     if (span.endTimeUnixNano < span.startTimeUnixNano || span.endTimeUnixNano >= MAX_TIME_NS) span.endTimeUnixNano = span.startTimeUnixNano;
+    // Counts are stored as UInt32: a sender's count plus ours must not overflow it (a row that does
+    // not parse would fail the whole batch, other senders' spans included).
+    span.droppedAttributesCount = Math.min(span.droppedAttributesCount, MAX_UINT32);
+    span.droppedEventsCount = Math.min(span.droppedEventsCount, MAX_UINT32);
+    span.droppedLinksCount = Math.min(span.droppedLinksCount, MAX_UINT32);
     span.name = this.text(span.name);
     span.statusMessage = this.text(span.statusMessage);
     span.resource = resource;
