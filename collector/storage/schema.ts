@@ -142,6 +142,23 @@ const MIGRATIONS: Migration[] = [
       FROM spans GROUP BY day, service, name, kind`,
     ],
   },
+  {
+    version: 2,
+    name: 'trace-ordered projection of spans',
+    statements: () => [
+      // A second copy of every span inside each part, ordered by trace id: fetching a trace becomes a
+      // primary-key lookup of one or two granules instead of a bloom-filter hunt through a table
+      // ordered for search, where each of the trace's spans sits in a different granule (measured at
+      // 10 M spans: ~300 ms for 20 traces vs ~40 ms, ~30-100 ms for one vs ~10). It costs about as
+      // much disk again as the spans themselves; see docs/storage.md. `SELECT *` is expanded when the
+      // projection is created: a migration that adds a column to spans must rebuild it.
+      `ALTER TABLE spans ADD PROJECTION IF NOT EXISTS by_trace (SELECT * ORDER BY trace_id)`,
+      // Parts written before this migration get the projection in the background.
+      `ALTER TABLE spans MATERIALIZE PROJECTION by_trace`,
+      // The bloom filter on trace_id only served trace fetches, which the projection now answers.
+      `ALTER TABLE spans DROP INDEX IF EXISTS idx_trace_id`,
+    ],
+  },
 ];
 
 export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

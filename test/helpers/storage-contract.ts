@@ -208,10 +208,14 @@ export function storageContract(label: string, backend: ContractBackend | { skip
       await backend.cleanup?.();
     });
 
-    it('migrate on an empty database applies version 1 and records it', async () => {
-      assert.deepEqual(await migrate(store, { retentionDays: 7 }), { applied: [1] });
-      const recorded = await store.query<{ version: number; name: string }>('SELECT version, name FROM schema_migrations');
-      assert.deepEqual(recorded.map((r) => Number(r.version)), [1]);
+    it('migrate on an empty database applies every version in order and records each', async () => {
+      assert.deepEqual(await migrate(store, { retentionDays: 7 }), { applied: [1, 2] });
+      const recorded = await store.query<{ version: number; name: string }>('SELECT version, name FROM schema_migrations ORDER BY version');
+      assert.deepEqual(recorded.map((r) => Number(r.version)), [1, 2]);
+      const projections = await store.query<{ name: string }>(`SELECT name FROM system.projections WHERE database = currentDatabase() AND table = 'spans'`);
+      assert.deepEqual(projections.map((p) => p.name), ['by_trace'], 'spans carries its trace-ordered projection');
+      const indexes = await store.query<{ name: string }>(`SELECT name FROM system.data_skipping_indices WHERE database = currentDatabase() AND table = 'spans'`);
+      assert.ok(!indexes.some((i) => i.name === 'idx_trace_id'), 'the bloom filter the projection replaced is gone');
       const tables = await store.query<{ name: string }>('SELECT name FROM system.tables WHERE database = currentDatabase() ORDER BY name');
       for (const table of ['spans_ingest', 'spans', 'spans_ingest_mv', 'trace_index', 'trace_index_mv', 'operations', 'operations_mv', 'schema_migrations']) {
         assert.ok(tables.some((t) => t.name === table), `table ${table} exists`);
@@ -221,8 +225,8 @@ export function storageContract(label: string, backend: ContractBackend | { skip
 
     it('migrate again applies nothing and records nothing twice', async () => {
       assert.deepEqual(await migrate(store, { retentionDays: 7 }), { applied: [] });
-      const recorded = await store.query<{ version: number }>('SELECT version FROM schema_migrations');
-      assert.deepEqual(recorded.map((r) => Number(r.version)), [1]);
+      const recorded = await store.query<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version');
+      assert.deepEqual(recorded.map((r) => Number(r.version)), [1, 2]);
     });
 
     it('query returns 64-bit integers as strings, exactly', async () => {
