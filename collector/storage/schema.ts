@@ -96,7 +96,9 @@ const MIGRATIONS: Migration[] = [
       PARTITION BY toDate(ts)
       ORDER BY (service, name, toDateTime(ts))
       ${ttl('toDate(ts)', o)}
-      SETTINGS ttl_only_drop_parts = 1`,
+      -- 2048-row granules (not 8192): a trace fetch decompresses one granule per trace, so smaller
+      -- granules make a page of 20 traces ~2x faster for ~2 % more disk (docs/storage.md).
+      SETTINGS ttl_only_drop_parts = 1, index_granularity = 2048`,
       `CREATE MATERIALIZED VIEW IF NOT EXISTS spans_ingest_mv TO spans AS
       SELECT
         fromUnixTimestamp64Nano(start_ns) AS ts,

@@ -1,7 +1,7 @@
 // npm run bench:ingest — end-to-end OTLP/gRPC ingest into a real meshlens, against raw chDB insert
 // of the same rows in the same run; then trace-by-id and search latency over a large span table.
 //
-//   --spans N          spans sent end to end (default 1,000,000)
+//   --spans N          spans sent end to end (default 1,000,000; 0 skips the ingest part)
 //   --request-spans N  spans per OTLP request (default 1,000)
 //   --concurrency N    requests in flight (default 8)
 //   --query-spans N    spans in the table for the query-latency part (default 10,000,000; 0 skips it)
@@ -143,67 +143,71 @@ async function timed(url: string, runs: number): Promise<{ minMs: number; median
   return { minMs: at(0), medianMs: at(0.5), p95Ms: at(0.95) };
 }
 
+async function ingest(work: string): Promise<Record<string, unknown>> {
+  // 1. Build the OTLP requests once, outside the timed part.
+  log(`building ${TOTAL.toLocaleString()} mesh spans as OTLP protobuf requests of ${PER_REQUEST}`);
+  const startNs = BigInt(Date.now() - 10 * 60_000) * 1_000_000n;
+  const payloads: Buffer[] = [];
+  const rowsFile = join(work, 'rows.jsonl');
+  const rowsFd = openSync(rowsFile, 'w');
+  let spanCount = 0;
+  let bytesOnWire = 0;
+  for (let sent = 0; sent < TOTAL; sent += PER_REQUEST) {
+    const spans = meshSpans(Math.min(PER_REQUEST, TOTAL - sent), startNs, sent);
+    const body = Buffer.from(ProtobufTraceSerializer.serializeRequest(spans)!);
+    payloads.push(body);
+    bytesOnWire += body.length;
+    // The exact rows meshlens will write, for the raw-insert baseline.
+    const converted = convertTraceProto(body, { spansPerRequest: 1e9, attributesPerSpan: 128, attributeValueLength: 16384 });
+    let rows = '';
+    for (const span of converted.spans) rows += encodeSpanRow(span);
+    writeSync(rowsFd, rows);
+    spanCount += converted.spans.length;
+    if (payloads.length % 100 === 0) log(`built ${spanCount.toLocaleString()} spans`);
+  }
+  closeSync(rowsFd);
+  log(`${spanCount.toLocaleString()} spans, ${(bytesOnWire / spanCount).toFixed(0)} B/span on the wire`);
+
+  // 2. Raw chDB insert of the same rows (engine + its JSON parser only), same batch size.
+  log('baseline: raw chDB insert of the same rows');
+  const raw = (await worker('raw-insert', join(work, 'raw'), rowsFile, '20000')) as { rowsPerSecond: number; seconds: number };
+
+  // 3. End to end: OTLP/gRPC → meshlens → chDB, acknowledged after storage.
+  log(`end to end: ${payloads.length} OTLP/gRPC requests, ${CONCURRENCY} in flight`);
+  const dataDir = join(work, 'e2e');
+  const meshlens = await startMeshlens(dataDir);
+  const before = processStats(meshlens.child.pid!);
+  const started = performance.now();
+  const retries = await sendAll(meshlens.grpcPort, payloads);
+  const seconds = (performance.now() - started) / 1000;
+  const after = processStats(meshlens.child.pid!);
+  await stopMeshlens(meshlens);
+  const disk = (await worker('disk', dataDir)) as { tables: Array<{ table: string; rows: string; bytes: string }>; spanColumns: Array<{ column: string; bytes: string }> };
+  const spansTable = disk.tables.find((t) => t.table === 'spans')!;
+  const allBytes = disk.tables.reduce((sum, t) => sum + Number(t.bytes), 0);
+  if (Number(spansTable.rows) !== spanCount) throw new Error(`stored ${spansTable.rows} spans, sent ${spanCount}`);
+
+  const e2eRate = spanCount / seconds;
+  return {
+    spans: spanCount,
+    spansPerRequest: PER_REQUEST,
+    concurrency: CONCURRENCY,
+    endToEndSpansPerSecond: Math.round(e2eRate),
+    rawChdbInsertRowsPerSecond: Math.round(raw.rowsPerSecond),
+    ratioToRawInsert: Math.round((e2eRate / raw.rowsPerSecond) * 100) / 100,
+    cpuSecondsPer100kSpans: Math.round(((after.cpuSeconds - before.cpuSeconds) / spanCount) * 100_000 * 100) / 100,
+    meshlensPeakRssMiB: Math.round(after.peakRssMiB),
+    backpressureRetries: retries,
+    bytesPerSpanOnDisk: { spansTable: Math.round((Number(spansTable.bytes) / spanCount) * 10) / 10, allTables: Math.round((allBytes / spanCount) * 10) / 10 },
+    spanColumnsBytesPerSpan: Object.fromEntries(disk.spanColumns.slice(0, 8).map((c) => [c.column, Math.round((Number(c.bytes) / spanCount) * 10) / 10])),
+  };
+
+}
+
 async function main(): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), 'meshlens-bench-'));
   try {
-    // 1. Build the OTLP requests once, outside the timed part.
-    log(`building ${TOTAL.toLocaleString()} mesh spans as OTLP protobuf requests of ${PER_REQUEST}`);
-    const startNs = BigInt(Date.now() - 10 * 60_000) * 1_000_000n;
-    const payloads: Buffer[] = [];
-    const rowsFile = join(work, 'rows.jsonl');
-    const rowsFd = openSync(rowsFile, 'w');
-    let spanCount = 0;
-    let bytesOnWire = 0;
-    for (let sent = 0; sent < TOTAL; sent += PER_REQUEST) {
-      const spans = meshSpans(Math.min(PER_REQUEST, TOTAL - sent), startNs, sent);
-      const body = Buffer.from(ProtobufTraceSerializer.serializeRequest(spans)!);
-      payloads.push(body);
-      bytesOnWire += body.length;
-      // The exact rows meshlens will write, for the raw-insert baseline.
-      const converted = convertTraceProto(body, { spansPerRequest: 1e9, attributesPerSpan: 128, attributeValueLength: 16384 });
-      let rows = '';
-      for (const span of converted.spans) rows += encodeSpanRow(span);
-      writeSync(rowsFd, rows);
-      spanCount += converted.spans.length;
-      if (payloads.length % 100 === 0) log(`built ${spanCount.toLocaleString()} spans`);
-    }
-    closeSync(rowsFd);
-    log(`${spanCount.toLocaleString()} spans, ${(bytesOnWire / spanCount).toFixed(0)} B/span on the wire`);
-
-    // 2. Raw chDB insert of the same rows (engine + its JSON parser only), same batch size.
-    log('baseline: raw chDB insert of the same rows');
-    const raw = (await worker('raw-insert', join(work, 'raw'), rowsFile, '20000')) as { rowsPerSecond: number; seconds: number };
-
-    // 3. End to end: OTLP/gRPC → meshlens → chDB, acknowledged after storage.
-    log(`end to end: ${payloads.length} OTLP/gRPC requests, ${CONCURRENCY} in flight`);
-    const dataDir = join(work, 'e2e');
-    const meshlens = await startMeshlens(dataDir);
-    const before = processStats(meshlens.child.pid!);
-    const started = performance.now();
-    const retries = await sendAll(meshlens.grpcPort, payloads);
-    const seconds = (performance.now() - started) / 1000;
-    const after = processStats(meshlens.child.pid!);
-    await stopMeshlens(meshlens);
-    const disk = (await worker('disk', dataDir)) as { tables: Array<{ table: string; rows: string; bytes: string }>; spanColumns: Array<{ column: string; bytes: string }> };
-    const spansTable = disk.tables.find((t) => t.table === 'spans')!;
-    const allBytes = disk.tables.reduce((sum, t) => sum + Number(t.bytes), 0);
-    if (Number(spansTable.rows) !== spanCount) throw new Error(`stored ${spansTable.rows} spans, sent ${spanCount}`);
-
-    const e2eRate = spanCount / seconds;
-    const result: Record<string, unknown> = {
-      spans: spanCount,
-      spansPerRequest: PER_REQUEST,
-      concurrency: CONCURRENCY,
-      endToEndSpansPerSecond: Math.round(e2eRate),
-      rawChdbInsertRowsPerSecond: Math.round(raw.rowsPerSecond),
-      ratioToRawInsert: Math.round((e2eRate / raw.rowsPerSecond) * 100) / 100,
-      cpuSecondsPer100kSpans: Math.round(((after.cpuSeconds - before.cpuSeconds) / spanCount) * 100_000 * 100) / 100,
-      meshlensPeakRssMiB: Math.round(after.peakRssMiB),
-      backpressureRetries: retries,
-      bytesPerSpanOnDisk: { spansTable: Math.round((Number(spansTable.bytes) / spanCount) * 10) / 10, allTables: Math.round((allBytes / spanCount) * 10) / 10 },
-      spanColumnsBytesPerSpan: Object.fromEntries(disk.spanColumns.slice(0, 8).map((c) => [c.column, Math.round((Number(c.bytes) / spanCount) * 10) / 10])),
-    };
-
+    const result: Record<string, unknown> = TOTAL > 0 ? await ingest(work) : {};
     log(`end to end: ${JSON.stringify(result)}`);
 
     // 4. Query latency over a large table.
