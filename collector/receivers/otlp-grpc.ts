@@ -12,6 +12,9 @@ import type { TraceIntake } from '../trace-intake.ts';
 
 const identity = (b: Buffer) => b;
 
+/** A status as a server call sends it (grpc-js does not export the type by name). */
+type StatusReply = Parameters<grpc.ServerInterceptingCallInterface['sendStatus']>[0];
+
 const TraceServiceDefinition: grpc.ServiceDefinition = {
   Export: {
     path: '/opentelemetry.proto.collector.trace.v1.TraceService/Export',
@@ -32,7 +35,7 @@ export interface GrpcReceiverOptions {
 }
 
 /** A gRPC error whose details carry google.rpc.Status (and RetryInfo when a retry can succeed). */
-function grpcError(code: number, message: string, retryAfterSeconds?: number): Partial<grpc.StatusObject> {
+function grpcError(code: number, message: string, retryAfterSeconds?: number): { code: number; details: string; metadata: grpc.Metadata } {
   const metadata = new grpc.Metadata();
   metadata.set('grpc-status-details-bin', Buffer.from(encodeStatus(code, message, retryAfterSeconds)));
   return { code, details: message, metadata };
@@ -48,6 +51,34 @@ export function outcomeToGrpc(error: unknown, metrics: CollectorMetrics): Partia
   return grpcError(GrpcCode.UNAVAILABLE, `storage refused the write, retry later: ${firstLine(error)}`, 5);
 }
 
+/**
+ * grpc-js inflates and size-checks each message before any handler runs, and answers failures
+ * itself: INTERNAL for a body that is not valid gzip, RESOURCE_EXHAUSTED for one over
+ * `grpc.max_receive_message_length`. Those answers leave through the call's `sendStatus`; wrapping
+ * it lets them follow our contract (an undecodable message is INVALID_ARGUMENT) and be counted like
+ * every other bad request. Statuses our own handler sends pass through unchanged.
+ */
+function libraryRefusals(metrics: CollectorMetrics): grpc.ServerInterceptor {
+  return (_method, call) => {
+    const send = call.sendStatus.bind(call);
+    call.sendStatus = (status) => send(libraryStatus(status, metrics));
+    return new grpc.ServerInterceptingCall(call);
+  };
+}
+
+function libraryStatus(status: StatusReply, metrics: CollectorMetrics): StatusReply {
+  const details = status.details ?? '';
+  if (status.code === grpc.status.INTERNAL && details === 'Failed to decompress message') {
+    metrics.badRequests.inc({ receiver: 'otlp-grpc', reason: 'decode' });
+    return grpcError(GrpcCode.INVALID_ARGUMENT, 'the message is not valid gzip (grpc-encoding: gzip); send it compressed correctly or uncompressed');
+  }
+  if (status.code === grpc.status.RESOURCE_EXHAUSTED && /^Received message (larger than max|that decompresses to a size larger than)/.test(details)) {
+    metrics.badRequests.inc({ receiver: 'otlp-grpc', reason: 'too_large' });
+    return grpcError(GrpcCode.RESOURCE_EXHAUSTED, `message over limits.max_body_bytes (after decompression): ${details}`);
+  }
+  return status;
+}
+
 export class OtlpGrpcReceiver {
   private readonly server: grpc.Server;
   port = 0;
@@ -61,6 +92,7 @@ export class OtlpGrpcReceiver {
     this.server = new grpc.Server({
       'grpc.max_receive_message_length': options.maxBodyBytes,
       'grpc.max_send_message_length': 4 * 1024 * 1024,
+      interceptors: [libraryRefusals(metrics)],
     });
     this.server.addService(TraceServiceDefinition, { Export: this.export });
   }

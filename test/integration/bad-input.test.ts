@@ -398,10 +398,9 @@ describe('OTLP/gRPC bad input', () => {
     await assertStillAccepting('grpc');
   });
 
-  // Known gaps: grpc-js inflates and size-checks messages before any meshlens code runs, answers
-  // corrupt gzip with INTERNAL, and gives meshlens no hook to count either refusal. These state the
-  // contract and are reported as TODO until the gRPC receiver does its own decompression.
-  it('a corrupt gzip message gets INVALID_ARGUMENT, counted', { todo: 'grpc-js answers INTERNAL before meshlens sees the call' }, async () => {
+  // grpc-js inflates and size-checks messages before meshlens' handler runs; the receiver's
+  // interceptor brings those refusals under the contract.
+  it('a corrupt gzip message gets INVALID_ARGUMENT, counted', async () => {
     const [counted] = await countersMovedBy([badRequests('otlp-grpc', 'decode')], async () => {
       const reply = await rawGrpcCall(meshlens.otlpGrpcAddress, grpcFrame(Buffer.from('not gzip at all'), true), { 'grpc-encoding': 'gzip' });
       assert.equal(reply.code, grpc.status.INVALID_ARGUMENT, reply.message);
@@ -409,7 +408,7 @@ describe('OTLP/gRPC bad input', () => {
     assert.equal(counted, 1);
   });
 
-  it('a message over limits.max_body_bytes is counted as too_large', { todo: 'grpc-js refuses it before meshlens sees the call' }, async () => {
+  it('a message over limits.max_body_bytes is counted as too_large', async () => {
     const [counted] = await countersMovedBy([badRequests('otlp-grpc', 'too_large')], async () => {
       assert.equal((await grpcClient.export(protobufBody(oversizedTrace().spans))).code, grpc.status.RESOURCE_EXHAUSTED);
     });
