@@ -4,7 +4,7 @@
 // and the resource's service name and namespace.
 import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
-import type { Attribute, AttributeType, InstrumentationScope, Resource, SpanEvent, SpanKind, SpanLink, StatusCode, SpanRecord } from '../model.ts';
+import type { Attribute, AttributeType, InstrumentationScope, Resource, SpanKind, SpanRecord, StatusCode } from '../model.ts';
 
 export const OTLP_PROTO_DIR = fileURLToPath(new URL('./proto/', import.meta.url));
 
@@ -36,25 +36,7 @@ export class BadRequestError extends Error {
 }
 
 /** A span as a reader found it, before validation: ids are hex ('' when absent), times bigint ns. */
-export interface SpanFields {
-  traceId: string;
-  spanId: string;
-  parentSpanId: string;
-  traceState: string;
-  name: string;
-  kind: SpanKind;
-  startTimeUnixNano: bigint;
-  endTimeUnixNano: bigint;
-  attributes: Attribute[];
-  droppedAttributesCount: number;
-  events: SpanEvent[];
-  droppedEventsCount: number;
-  links: SpanLink[];
-  droppedLinksCount: number;
-  statusCode: StatusCode;
-  statusMessage: string;
-  flags: number;
-}
+export type SpanFields = Omit<SpanRecord, 'resource' | 'scope'>;
 
 const ZERO_TRACE = '0'.repeat(32);
 const ZERO_SPAN = '0'.repeat(16);
@@ -131,7 +113,8 @@ export class TraceBuilder {
       this.result.rejected++;
       return;
     }
-    const span = f as SpanRecord;
+    // The reader's object becomes the record (no copy on this per-span path).
+    const span: SpanRecord = Object.assign(f, { resource, scope });
     if (span.parentSpanId === ZERO_SPAN) span.parentSpanId = '';
     if (span.endTimeUnixNano < span.startTimeUnixNano || span.endTimeUnixNano >= MAX_TIME_NS) span.endTimeUnixNano = span.startTimeUnixNano;
     // Counts are stored as UInt32: a sender's count plus ours must not overflow it (a row that does
@@ -141,8 +124,6 @@ export class TraceBuilder {
     span.droppedLinksCount = Math.min(span.droppedLinksCount, MAX_UINT32);
     span.name = this.text(span.name);
     span.statusMessage = this.text(span.statusMessage);
-    span.resource = resource;
-    span.scope = scope;
     this.result.spans.push(span);
   }
 }
