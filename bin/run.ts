@@ -61,15 +61,13 @@ export async function startMeshlens(command: Command, config: MeshlensConfig, lo
       running.ports.otlpGrpc = running.collector.grpc.port;
       running.ports.otlpHttp = running.collector.http.port;
     }
-    {
-      // A collector-only process still answers /healthz, /readyz and /metrics on the query port.
-      running.query = createQueryServer({ store, registry: metrics.registry, log, isReady: () => ready, traceApis: command !== 'collector' });
-      await running.query.listen({ host: config.server.host, port: config.server.query_port }).catch((error: Error) => {
-        throw new Error(`cannot listen for the query API on ${config.server.host}:${config.server.query_port}: ${error.message}`);
-      });
-      const address = running.query.server.address();
-      running.ports.query = typeof address === 'object' && address ? address.port : config.server.query_port;
-    }
+    // A collector-only process still answers /healthz, /readyz and /metrics on the query port.
+    running.query = createQueryServer({ store, registry: metrics.registry, log, isReady: () => ready, traceApis: command !== 'collector' });
+    await running.query.listen({ host: config.server.host, port: config.server.query_port }).catch((error: Error) => {
+      throw new Error(`cannot listen for the query API on ${config.server.host}:${config.server.query_port}: ${error.message}`);
+    });
+    const address = running.query.server.address();
+    running.ports.query = typeof address === 'object' && address ? address.port : config.server.query_port;
   } catch (error) {
     await running.stop().catch(() => undefined);
     throw error;

@@ -35,7 +35,6 @@ export class ChdbStore implements ClickHouseStore {
   readonly insertConcurrency: number;
   private readonly writers: SessionPool;
   private readonly readers: SessionPool;
-  private readonly all: Session[];
 
   constructor(dataDir: string, options: { writerSessions?: number; readerSessions?: number } = {}) {
     mkdirSync(dataDir, { recursive: true });
@@ -50,7 +49,6 @@ export class ChdbStore implements ClickHouseStore {
       );
     }
     const readers = open(options.readerSessions ?? 2);
-    this.all = [...writers, ...readers];
     this.writers = new SessionPool(writers);
     this.readers = new SessionPool(readers);
     this.insertConcurrency = writers.length;
@@ -72,7 +70,6 @@ export class ChdbStore implements ClickHouseStore {
   async close(): Promise<void> {
     this.writers.close();
     this.readers.close();
-    this.all.length = 0;
   }
 }
 
