@@ -1,6 +1,8 @@
-// The collector: receivers → trace intake (convert, validate, limit) → span exporter (batch, write).
+// The collector: receivers → trace intake (convert, validate, limit) → span exporter (batch, write),
+// and stored spans → graph processor (pair calls, write per-minute edge rows).
 import type { FastifyBaseLogger } from 'fastify';
 import type { MeshlensConfig } from './config.ts';
+import { GraphProcessor } from './graph-processor.ts';
 import type { CollectorMetrics } from './metrics.ts';
 import { OtlpGrpcReceiver } from './receivers/otlp-grpc.ts';
 import { OtlpHttpReceiver } from './receivers/otlp-http.ts';
@@ -12,6 +14,7 @@ export class Collector {
   readonly grpc: OtlpGrpcReceiver;
   readonly http: OtlpHttpReceiver;
   private readonly exporter: SpanExporter;
+  readonly graph: GraphProcessor | undefined;
 
   constructor(store: ClickHouseStore, config: MeshlensConfig, metrics: CollectorMetrics, log: FastifyBaseLogger) {
     this.exporter = new SpanExporter(store, metrics, {
@@ -19,7 +22,8 @@ export class Collector {
       maxDelayMs: config.batch.maxDelayMs,
       maxQueuedBytes: config.limits.queueBytes,
     });
-    const intake = new TraceIntake(this.exporter, metrics);
+    this.graph = config.graph.enabled ? new GraphProcessor(store, metrics, log, config.graph) : undefined;
+    const intake = new TraceIntake(this.exporter, metrics, this.graph);
     const { host } = config.server;
     const maxBodyBytes = config.limits.maxBodyBytes;
     this.grpc = new OtlpGrpcReceiver(intake, metrics, log, { host, port: config.server.otlp_grpc_port, maxBodyBytes, limits: config.limits });
@@ -27,6 +31,7 @@ export class Collector {
   }
 
   async start(): Promise<void> {
+    this.graph?.start();
     await this.grpc.start();
     await this.http.start();
   }
@@ -35,5 +40,6 @@ export class Collector {
   async stop(): Promise<void> {
     await Promise.all([this.grpc.stop(), this.http.stop()]);
     await this.exporter.close();
+    await this.graph?.stop();
   }
 }

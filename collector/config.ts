@@ -38,6 +38,12 @@ export const ConfigSchema = Section({
     max_rows: Type.Integer({ minimum: 1, default: 50000, description: 'rows per insert at most' }),
     max_delay: Duration('500ms', 'longest a row waits for its batch to fill (while a writer is free)'),
   }),
+  graph: Section({
+    enabled: Type.Boolean({ default: true, description: 'derive the service graph from spans (off: spans are only stored)' }),
+    wait: Duration('10s', 'how long a trace must be quiet before its spans are paired (a half arriving later is not paired yet)'),
+    max_halves: Type.Integer({ minimum: 1, default: 1000000, description: 'spans waiting for pairing at most; past it the oldest traces are decided early (counted)' }),
+    flush_interval: Duration('10s', 'how often derived service-graph rows are written'),
+  }),
   limits: Section({
     max_body_bytes: Size('16MiB', 'request body size after decompression; larger gets 413 / RESOURCE_EXHAUSTED'),
     spans_per_request: Type.Integer({ minimum: 1, default: 100000, description: 'spans in one request; more gets 413 / RESOURCE_EXHAUSTED' }),
@@ -64,6 +70,7 @@ export interface MeshlensConfig {
     clickhouse: { url: string; username: string; password: string; database: string };
   };
   batch: { maxRows: number; maxDelayMs: number };
+  graph: { enabled: boolean; waitMs: number; maxHalves: number; flushIntervalMs: number };
   limits: {
     maxBodyBytes: number;
     spansPerRequest: number;
@@ -177,6 +184,10 @@ function leafSchema(leaves: Leaf[], path: string): TSchema | undefined {
 /** Environment values and flags are text: numbers become numbers where the key wants one. */
 function coerce(schema: TSchema | undefined, value: string, source: string): unknown {
   const type = (schema as { type?: string } | undefined)?.type;
+  if (type === 'boolean') {
+    if (value === 'true' || value === 'false') return value === 'true';
+    throw new ConfigError(`config: ${source} must be true or false, got "${value}"`);
+  }
   if (type !== 'integer' && type !== 'number') return value;
   const n = Number(value);
   if (value.trim() === '' || Number.isNaN(n)) throw new ConfigError(`config: ${source} must be a number, got "${value}"`);
@@ -239,6 +250,7 @@ function resolve(raw: RawConfig): MeshlensConfig {
       clickhouse: raw.storage.clickhouse,
     },
     batch: { maxRows: raw.batch.max_rows, maxDelayMs: parseDurationMs(raw.batch.max_delay) },
+    graph: { enabled: raw.graph.enabled, waitMs: parseDurationMs(raw.graph.wait), maxHalves: raw.graph.max_halves, flushIntervalMs: parseDurationMs(raw.graph.flush_interval) },
     limits: {
       maxBodyBytes: parseSizeBytes(raw.limits.max_body_bytes),
       spansPerRequest: raw.limits.spans_per_request,

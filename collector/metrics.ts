@@ -86,6 +86,22 @@ export class CollectorMetrics {
     registers: [this.registry],
   });
 
+  readonly graphEdges = new Counter({
+    name: 'meshlens_graph_edge_observations_total',
+    help: 'Calls the service graph derived from spans (one per paired or closed call).',
+    registers: [this.registry],
+  });
+  readonly graphHalvesWaiting = new Gauge({
+    name: 'meshlens_graph_halves_waiting',
+    help: 'Span halves waiting in memory for the other side of their call (bounded by graph.max_halves).',
+    registers: [this.registry],
+  });
+  readonly graphClosedEarly = new Counter({
+    name: 'meshlens_graph_traces_closed_early_total',
+    help: 'Traces whose pairing was decided before graph.wait because graph.max_halves was reached.',
+    registers: [this.registry],
+  });
+
   constructor(options: { processMetrics?: boolean } = {}) {
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'meshlens_' });
   }

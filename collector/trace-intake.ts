@@ -3,6 +3,7 @@
 import type { CollectorMetrics, Receiver } from './metrics.ts';
 import type { ConvertedTraces } from './otlp/traces.ts';
 import { OverloadError, ShuttingDownError } from './batcher.ts';
+import type { GraphProcessor } from './graph-processor.ts';
 import type { SpanExporter } from './span-exporter.ts';
 
 export interface IntakeResult {
@@ -14,6 +15,7 @@ export class TraceIntake {
   constructor(
     private readonly exporter: SpanExporter,
     private readonly metrics: CollectorMetrics,
+    private readonly graph?: GraphProcessor,
   ) {}
 
   /** Resolves once the accepted spans are stored. Throws OverloadError, ShuttingDownError or a storage error. */
@@ -32,6 +34,8 @@ export class TraceIntake {
       throw error;
     }
     this.metrics.acceptedSpans.inc({ receiver }, spans.length);
+    // Only stored spans feed the graph: a refused request is retried by its sender and would count twice.
+    this.graph?.observe(spans);
     return { rejected, errorMessage };
   }
 }

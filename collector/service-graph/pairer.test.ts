@@ -17,14 +17,16 @@ const productpageCallsReviews = (trace: string) => ({
 });
 
 describe('HalfPairer', () => {
-  it('pairs the two halves of a call that arrive in different batches, once', () => {
+  it('pairs the two halves of a call that arrive in different batches, once, when the trace goes quiet', () => {
     const pairer = new HalfPairer({ waitMs: 10_000, maxHalves: 1000 });
     const { client, server } = productpageCallsReviews('1');
     assert.deepEqual(pairer.add([server], 0).edges, [], 'the server alone waits for its caller');
-    const second = pairer.add([client], 2_000);
-    assert.deepEqual(edgeIds(second.edges), ['bookinfo/productpage -> bookinfo/reviews']);
-    assert.equal(second.edges[0]!.latencyNanos, 25_000_000, "the callee's duration");
-    assert.deepEqual(pairer.expire(20_000), [], 'closing the trace adds nothing: the call was counted');
+    assert.deepEqual(pairer.add([client], 2_000).edges, []);
+    assert.deepEqual(pairer.expire(11_999), [], 'the trace was touched at 2 s: still open');
+    const closed = pairer.expire(12_000);
+    assert.deepEqual(edgeIds(closed), ['bookinfo/productpage -> bookinfo/reviews'], 'one call, one edge; not also unknown -> reviews');
+    assert.equal(closed[0]!.latencyNanos, 25_000_000, "the callee's duration");
+    assert.deepEqual(pairer.expire(60_000), []);
     assert.equal(pairer.size, 0);
   });
 
@@ -46,6 +48,7 @@ describe('HalfPairer', () => {
     pairer.add([toHalf(span({ trace: '3', id: 'z9', parent: 'b1', kind: Client, service: 'reviews', namespace: 'bookinfo', durationMs: 1 }))], 9_000);
     const closed = pairer.expire(11_000);
     assert.deepEqual(edgeIds(closed), ['unknown -> bookinfo/reviews'], 'only trace 4 was quiet long enough: its server had no caller');
+    assert.equal(pairer.size, 2, 'trace 3 keeps its two halves');
     assert.ok(pairer.size > 0, 'trace 3 still waits');
   });
 

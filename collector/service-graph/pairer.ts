@@ -1,7 +1,8 @@
-// The in-memory stage of pairing: halves wait here, grouped by trace, until their other side arrives
-// or the trace has been quiet for `waitMs`. Every call pairs only the traces it touched, so the cost
-// per span stays constant however many traces wait. Memory is bounded: past `maxHalves` the oldest
-// traces are closed early (and counted), never dropped silently.
+// The in-memory stage of pairing: halves wait here, grouped by trace, until the trace has been quiet
+// for `waitMs`; then the whole trace is paired once (Tempo's model: a trace is paired when it is
+// likely complete, not again on every arrival — measured, re-pairing on each arrival cost more than
+// decoding the spans). Memory is bounded: past `maxHalves` the oldest traces are closed early (and
+// counted), never dropped silently.
 //
 // This stage sees one process's halves within one wait. Halves that arrive later or at another
 // collector need the storage pass described in docs/service-graph.md; closeTrace() is where the
@@ -40,24 +41,22 @@ export class HalfPairer {
     return this.held;
   }
 
-  /** Takes new halves; returns the edges that are now certain, and closes traces over the memory bound. */
+  /** Takes new halves; closes (and pairs) the oldest traces while over the memory bound. */
   add(halves: readonly SpanHalf[], nowMs: number): PairerOutput {
-    const byTrace = new Map<string, SpanHalf[]>();
     for (const half of halves) {
-      const list = byTrace.get(half.traceId);
-      if (list) list.push(half);
-      else byTrace.set(half.traceId, [half]);
+      const waiting = this.traces.get(half.traceId);
+      if (waiting) {
+        // Re-inserted so that the Map's first entries stay the longest quiet traces.
+        this.traces.delete(half.traceId);
+        waiting.halves.push(half);
+        waiting.lastSeenMs = nowMs;
+        this.traces.set(half.traceId, waiting);
+      } else {
+        this.traces.set(half.traceId, { halves: [half], lastSeenMs: nowMs });
+      }
     }
+    this.held += halves.length;
     const edges: EdgeObservation[] = [];
-    for (const [traceId, arrived] of byTrace) {
-      const waiting = this.traces.get(traceId);
-      this.traces.delete(traceId);
-      const known = waiting ? waiting.halves.concat(arrived) : arrived;
-      const result = pairHalves(known, { final: false });
-      edges.push(...result.edges);
-      this.held += result.waiting.length - (waiting?.halves.length ?? 0);
-      this.traces.set(traceId, { halves: result.waiting, lastSeenMs: nowMs });
-    }
     let closedEarly = 0;
     while (this.held > this.options.maxHalves) {
       const oldest = this.traces.keys().next();

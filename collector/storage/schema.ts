@@ -21,7 +21,32 @@ export const RETAINED_TABLES: ReadonlyArray<{ table: string; day: string }> = [
   { table: 'spans', day: 'toDate(ts)' },
   { table: 'trace_index', day: 'day' },
   { table: 'operations', day: 'day' },
+  { table: 'edges_1m', day: 'toDate(minute)' },
+  { table: 'edges_1h', day: 'toDate(hour)' },
 ];
+
+/** Columns of `edges_1m` in the order the graph writer encodes them. */
+export const EDGE_COLUMNS = [
+  'minute',
+  'source_id',
+  'source_name',
+  'source_namespace',
+  'source_version',
+  'source_kind',
+  'target_id',
+  'target_name',
+  'target_namespace',
+  'target_version',
+  'target_kind',
+  'protocol',
+  'signal',
+  'requests',
+  'errors',
+  'mtls_yes',
+  'mtls_no',
+  'latency',
+  'exemplars',
+] as const;
 
 const ttl = (day: string, o: SchemaOptions) => `TTL ${day} + INTERVAL ${sqlInt(o.retentionDays)} DAY`;
 
@@ -160,6 +185,50 @@ const MIGRATIONS: Migration[] = [
       // The bloom filter on trace_id only served trace fetches, which the projection now answers.
       `ALTER TABLE spans DROP INDEX IF EXISTS idx_trace_id`,
     ],
+  },
+  {
+    version: 3,
+    name: 'service graph: per-minute and per-hour edge rollups',
+    statements: (o) => {
+      // One row per (minute, caller, callee, protocol, signal) and insert; AggregatingMergeTree folds
+      // rows of the same key: sums, and the latency histogram as per-bucket sums (sumMap over the
+      // fixed bucket indexes of collector/service-graph/histogram.ts), so rows from any process,
+      // minute or signal merge exactly. Counts are Float64: sampled spans carry fractional weights.
+      // A node's kind is stored as a rank (service 0, database 1, messaging 2, virtual 3, unknown 4)
+      // merged with min: a node some signal knows as a real service is not a virtual guess.
+      const columns = (time: string) => `
+        ${time} DateTime CODEC(Delta, ZSTD(1)),
+        source_id LowCardinality(String), target_id LowCardinality(String),
+        source_name SimpleAggregateFunction(any, LowCardinality(String)),
+        source_namespace SimpleAggregateFunction(any, LowCardinality(String)),
+        source_version SimpleAggregateFunction(any, LowCardinality(String)),
+        source_kind SimpleAggregateFunction(min, UInt8),
+        target_name SimpleAggregateFunction(any, LowCardinality(String)),
+        target_namespace SimpleAggregateFunction(any, LowCardinality(String)),
+        target_version SimpleAggregateFunction(any, LowCardinality(String)),
+        target_kind SimpleAggregateFunction(min, UInt8),
+        protocol LowCardinality(String), signal LowCardinality(String),
+        requests SimpleAggregateFunction(sum, Float64),
+        errors SimpleAggregateFunction(sum, Float64),
+        mtls_yes SimpleAggregateFunction(sum, Float64),
+        mtls_no SimpleAggregateFunction(sum, Float64),
+        latency SimpleAggregateFunction(sumMap, Tuple(Array(UInt16), Array(Float64))),
+        exemplars SimpleAggregateFunction(any, Array(String))`;
+      return [
+        `CREATE TABLE IF NOT EXISTS edges_1m (${columns('minute')}) ENGINE = AggregatingMergeTree
+        PARTITION BY toDate(minute)
+        ORDER BY (minute, source_id, target_id, protocol, signal)
+        ${ttl('toDate(minute)', o)}
+        SETTINGS ttl_only_drop_parts = 1`,
+        `CREATE TABLE IF NOT EXISTS edges_1h (${columns('hour')}) ENGINE = AggregatingMergeTree
+        PARTITION BY toDate(hour)
+        ORDER BY (hour, source_id, target_id, protocol, signal)
+        ${ttl('toDate(hour)', o)}
+        SETTINGS ttl_only_drop_parts = 1`,
+        `CREATE MATERIALIZED VIEW IF NOT EXISTS edges_1h_mv TO edges_1h AS
+        SELECT toStartOfHour(minute) AS hour, * EXCEPT (minute) FROM edges_1m`,
+      ];
+    },
   },
 ];
 

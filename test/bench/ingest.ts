@@ -58,7 +58,7 @@ interface Meshlens {
   queryPort: number;
 }
 
-async function startMeshlens(dataDir: string): Promise<Meshlens> {
+async function startMeshlens(dataDir: string, graph = true): Promise<Meshlens> {
   const [grpcPort, httpPort, queryPort] = [await freePort(), await freePort(), await freePort()];
   const profile = opts.profile ? ['--cpu-prof', `--cpu-prof-dir=${opts.profile}`] : [];
   const child = spawn(process.execPath, [...profile, join(ROOT, 'bin/meshlens.js'), 'all-in-one'], {
@@ -70,6 +70,7 @@ async function startMeshlens(dataDir: string): Promise<Meshlens> {
       MESHLENS_SERVER_OTLP_HTTP_PORT: String(httpPort),
       MESHLENS_SERVER_QUERY_PORT: String(queryPort),
       MESHLENS_LOG_LEVEL: 'warn',
+      MESHLENS_GRAPH_ENABLED: String(graph),
     },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
@@ -172,16 +173,22 @@ async function ingest(work: string): Promise<Record<string, unknown>> {
   log('baseline: raw chDB insert of the same rows');
   const raw = (await worker('raw-insert', join(work, 'raw'), rowsFile, '20000')) as { rowsPerSecond: number; seconds: number };
 
-  // 3. End to end: OTLP/gRPC → meshlens → chDB, acknowledged after storage.
-  log(`end to end: ${payloads.length} OTLP/gRPC requests, ${CONCURRENCY} in flight`);
-  const dataDir = join(work, 'e2e');
-  const meshlens = await startMeshlens(dataDir);
-  const before = processStats(meshlens.child.pid!);
-  const started = performance.now();
-  const retries = await sendAll(meshlens.grpcPort, payloads);
-  const seconds = (performance.now() - started) / 1000;
-  const after = processStats(meshlens.child.pid!);
-  await stopMeshlens(meshlens);
+  // 3. End to end: OTLP/gRPC → meshlens → chDB, acknowledged after storage; first storing spans only,
+  // then with the service graph derived as well (the graph's upkeep is the difference).
+  const run = async (graph: boolean) => {
+    log(`end to end${graph ? ' with the service graph' : ''}: ${payloads.length} OTLP/gRPC requests, ${CONCURRENCY} in flight`);
+    const dataDir = join(work, graph ? 'e2e-graph' : 'e2e');
+    const meshlens = await startMeshlens(dataDir, graph);
+    const before = processStats(meshlens.child.pid!);
+    const started = performance.now();
+    const retries = await sendAll(meshlens.grpcPort, payloads);
+    const seconds = (performance.now() - started) / 1000;
+    const after = processStats(meshlens.child.pid!);
+    await stopMeshlens(meshlens);
+    return { dataDir, seconds, retries, cpuSeconds: after.cpuSeconds - before.cpuSeconds, peakRssMiB: after.peakRssMiB };
+  };
+  const { dataDir, seconds, retries, cpuSeconds, peakRssMiB } = await run(false);
+  const withGraph = await run(true);
   const disk = (await worker('disk', dataDir)) as { tables: Array<{ table: string; rows: string; bytes: string }>; spanColumns: Array<{ column: string; bytes: string }> };
   const spansTable = disk.tables.find((t) => t.table === 'spans')!;
   const allBytes = disk.tables.reduce((sum, t) => sum + Number(t.bytes), 0);
@@ -195,9 +202,16 @@ async function ingest(work: string): Promise<Record<string, unknown>> {
     endToEndSpansPerSecond: Math.round(e2eRate),
     rawChdbInsertRowsPerSecond: Math.round(raw.rowsPerSecond),
     ratioToRawInsert: Math.round((e2eRate / raw.rowsPerSecond) * 100) / 100,
-    cpuSecondsPer100kSpans: Math.round(((after.cpuSeconds - before.cpuSeconds) / spanCount) * 100_000 * 100) / 100,
-    meshlensPeakRssMiB: Math.round(after.peakRssMiB),
+    cpuSecondsPer100kSpans: Math.round((cpuSeconds / spanCount) * 100_000 * 100) / 100,
+    meshlensPeakRssMiB: Math.round(peakRssMiB),
     backpressureRetries: retries,
+    withServiceGraph: {
+      endToEndSpansPerSecond: Math.round(spanCount / withGraph.seconds),
+      cpuSecondsPer100kSpans: Math.round((withGraph.cpuSeconds / spanCount) * 100_000 * 100) / 100,
+      meshlensPeakRssMiB: Math.round(withGraph.peakRssMiB),
+      // Share of ingest throughput the graph costs (issue #3's budget: at most 15 %).
+      throughputCost: Math.round((1 - seconds / withGraph.seconds) * 100) / 100,
+    },
     bytesPerSpanOnDisk: { spansTable: Math.round((Number(spansTable.bytes) / spanCount) * 10) / 10, allTables: Math.round((allBytes / spanCount) * 10) / 10 },
     spanColumnsBytesPerSpan: Object.fromEntries(disk.spanColumns.slice(0, 8).map((c) => [c.column, Math.round((Number(c.bytes) / spanCount) * 10) / 10])),
   };

@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { CollectorMetrics } from '../../collector/metrics.ts';
 import type { Attribute, Resource, SpanRecord } from '../../collector/model.ts';
 import { SpanExporter } from '../../collector/span-exporter.ts';
-import { RETAINED_TABLES, SPAN_INGEST_COLUMNS, migrate } from '../../collector/storage/schema.ts';
+import { LATEST_SCHEMA_VERSION, RETAINED_TABLES, SPAN_INGEST_COLUMNS, migrate } from '../../collector/storage/schema.ts';
 import type { ClickHouseStore } from '../../collector/storage/store.ts';
 import { type ReadSpan, TraceReader } from '../../query/trace-reader.ts';
 
@@ -185,6 +185,9 @@ async function ttlDays(store: ClickHouseStore): Promise<Record<string, string>> 
   return Object.fromEntries(rows.map((r) => [r.name, /TTL .*?toIntervalDay\((\d+)\)/.exec(r.create_table_query)?.[1] ?? `no TTL in: ${r.create_table_query}`]));
 }
 
+/** Every migration, in order: 1 .. the latest. */
+const ALL_VERSIONS = Array.from({ length: LATEST_SCHEMA_VERSION }, (_, i) => i + 1);
+
 const everyTable = (days: number) => Object.fromEntries(RETAINED_TABLES.map((t) => [t.table, String(days)]));
 
 // ---- the contract ----
@@ -209,15 +212,15 @@ export function storageContract(label: string, backend: ContractBackend | { skip
     });
 
     it('migrate on an empty database applies every version in order and records each', async () => {
-      assert.deepEqual(await migrate(store, { retentionDays: 7 }), { applied: [1, 2] });
+      assert.deepEqual(await migrate(store, { retentionDays: 7 }), { applied: ALL_VERSIONS });
       const recorded = await store.query<{ version: number; name: string }>('SELECT version, name FROM schema_migrations ORDER BY version');
-      assert.deepEqual(recorded.map((r) => Number(r.version)), [1, 2]);
+      assert.deepEqual(recorded.map((r) => Number(r.version)), ALL_VERSIONS);
       const projections = await store.query<{ name: string }>(`SELECT name FROM system.projections WHERE database = currentDatabase() AND table = 'spans'`);
       assert.deepEqual(projections.map((p) => p.name), ['by_trace'], 'spans carries its trace-ordered projection');
       const indexes = await store.query<{ name: string }>(`SELECT name FROM system.data_skipping_indices WHERE database = currentDatabase() AND table = 'spans'`);
       assert.ok(!indexes.some((i) => i.name === 'idx_trace_id'), 'the bloom filter the projection replaced is gone');
       const tables = await store.query<{ name: string }>('SELECT name FROM system.tables WHERE database = currentDatabase() ORDER BY name');
-      for (const table of ['spans_ingest', 'spans', 'spans_ingest_mv', 'trace_index', 'trace_index_mv', 'operations', 'operations_mv', 'schema_migrations']) {
+      for (const table of ['spans_ingest', 'spans', 'spans_ingest_mv', 'trace_index', 'trace_index_mv', 'operations', 'operations_mv', 'edges_1m', 'edges_1h', 'edges_1h_mv', 'schema_migrations']) {
         assert.ok(tables.some((t) => t.name === table), `table ${table} exists`);
       }
       assert.deepEqual(await ttlDays(store), everyTable(7), 'every data table keeps 7 days');
@@ -226,7 +229,7 @@ export function storageContract(label: string, backend: ContractBackend | { skip
     it('migrate again applies nothing and records nothing twice', async () => {
       assert.deepEqual(await migrate(store, { retentionDays: 7 }), { applied: [] });
       const recorded = await store.query<{ version: number }>('SELECT version FROM schema_migrations ORDER BY version');
-      assert.deepEqual(recorded.map((r) => Number(r.version)), [1, 2]);
+      assert.deepEqual(recorded.map((r) => Number(r.version)), ALL_VERSIONS);
     });
 
     it('query returns 64-bit integers as strings, exactly', async () => {

@@ -1,0 +1,127 @@
+// Spans sent through the real OTLP receiver become the service graph served by /api/v1/service-graph:
+// a root server fed by an unknown caller, a CLIENT→SERVER call whose halves arrive in separate
+// requests in reverse order, and an uninstrumented database named from the client's attributes.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { GraphEdge, GraphNode } from '../../query/service-graph.ts';
+import { getJson, startTestMeshlens, type TestMeshlens } from '../helpers/meshlens.ts';
+
+let meshlens: TestMeshlens;
+before(async () => {
+  meshlens = await startTestMeshlens({ overrides: { 'graph.wait': '1s', 'graph.flush_interval': '300ms' } });
+});
+after(async () => {
+  await meshlens.destroy();
+});
+
+const ms = 1_000_000n;
+const base = BigInt(Date.now() - 60_000) * ms;
+const hex = (n: number, width: number) => n.toString(16).padStart(width, '0');
+
+interface SpanSpec {
+  trace: number;
+  id: number;
+  parent?: number;
+  kind: number;
+  startMs: number;
+  durationMs: number;
+  attributes?: Record<string, string | number>;
+  code?: number;
+}
+
+function request(service: string, spans: SpanSpec[]): string {
+  return JSON.stringify({
+    resourceSpans: [
+      {
+        resource: { attributes: [{ key: 'service.name', value: { stringValue: service } }, { key: 'k8s.namespace.name', value: { stringValue: 'bookinfo' } }] },
+        scopeSpans: [
+          {
+            spans: spans.map((s) => ({
+              traceId: hex(s.trace, 32),
+              spanId: hex(s.id, 16),
+              ...(s.parent ? { parentSpanId: hex(s.parent, 16) } : {}),
+              name: `${service} op`,
+              kind: s.kind,
+              startTimeUnixNano: String(base + BigInt(s.startMs) * ms),
+              endTimeUnixNano: String(base + BigInt(s.startMs + s.durationMs) * ms),
+              attributes: Object.entries(s.attributes ?? {}).map(([key, value]) =>
+                typeof value === 'number' ? { key, value: { intValue: value } } : { key, value: { stringValue: value } },
+              ),
+              ...(s.code ? { status: { code: s.code } } : {}),
+            })),
+          },
+        ],
+      },
+    ],
+  });
+}
+
+async function send(body: string): Promise<void> {
+  const response = await fetch(`${meshlens.otlpHttpUrl}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+  assert.equal(response.status, 200, await response.text());
+}
+
+const SERVER = 2;
+const CLIENT = 3;
+
+describe('service graph from spans', () => {
+  it('derives exact nodes and edges, pairing halves that arrive in separate requests, out of order', async () => {
+    // reviews' SERVER halves (and its database calls) arrive first, in their own request...
+    await send(
+      request(
+        'reviews',
+        [1, 2, 3].flatMap((t): SpanSpec[] => [
+          { trace: t, id: t * 100 + 3, parent: t * 100 + 2, kind: SERVER, startMs: t * 1000 + 2, durationMs: 20, attributes: { 'http.response.status_code': t === 3 ? 503 : 200 } },
+          { trace: t, id: t * 100 + 4, parent: t * 100 + 3, kind: CLIENT, startMs: t * 1000 + 5, durationMs: 4, attributes: { 'db.system': 'mysql', 'db.namespace': 'ratings' } },
+        ]),
+      ),
+    );
+    // ...then frontend's root SERVER spans and their CLIENT calls to reviews.
+    await send(
+      request(
+        'frontend',
+        [1, 2, 3].flatMap((t): SpanSpec[] => [
+          { trace: t, id: t * 100 + 1, kind: SERVER, startMs: t * 1000, durationMs: 30 },
+          { trace: t, id: t * 100 + 2, parent: t * 100 + 1, kind: CLIENT, startMs: t * 1000 + 1, durationMs: 25 },
+        ]),
+      ),
+    );
+
+    let graph: { nodes: GraphNode[]; edges: GraphEdge[] } = { nodes: [], edges: [] };
+    for (let i = 0; i < 60 && graph.edges.length < 3; i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      graph = (await getJson<typeof graph>(`${meshlens.queryUrl}/api/v1/service-graph?start=${Date.now() - 600_000}`)).body;
+    }
+    const edges = graph.edges.map((e) => ({ id: e.id, requests: e.requests, errors: e.errors, p50Ms: e.p50Ms, mtls: e.mtls, signals: e.signals }));
+    assert.deepEqual(edges, [
+      { id: 'bookinfo/frontend->bookinfo/reviews', requests: 3, errors: 1, p50Ms: edges[0]!.p50Ms, mtls: null, signals: ['spans'] },
+      { id: 'bookinfo/reviews->ratings', requests: 3, errors: 0, p50Ms: edges[1]!.p50Ms, mtls: null, signals: ['spans'] },
+      { id: 'unknown->bookinfo/frontend', requests: 3, errors: 0, p50Ms: edges[2]!.p50Ms, mtls: null, signals: ['spans'] },
+    ]);
+    // Latency is what the callee spent: reviews' 20 ms, the database call's 4 ms, frontend's 30 ms (±1 %).
+    assert.ok(Math.abs(edges[0]!.p50Ms! - 20) <= 0.2, `p50 ${edges[0]!.p50Ms}`);
+    assert.ok(Math.abs(edges[1]!.p50Ms! - 4) <= 0.04, `p50 ${edges[1]!.p50Ms}`);
+    assert.ok(Math.abs(edges[2]!.p50Ms! - 30) <= 0.3, `p50 ${edges[2]!.p50Ms}`);
+    assert.deepEqual(
+      graph.nodes.map((n) => [n.id, n.kind, n.requests, n.errors]),
+      [
+        ['bookinfo/frontend', 'service', 3, 0],
+        ['bookinfo/reviews', 'service', 3, 1],
+        ['ratings', 'database', 3, 0],
+        ['unknown', 'unknown', 0, 0],
+      ],
+    );
+    const frontend = graph.edges[0]!;
+    assert.ok(frontend.rps > 0 && frontend.errorRate === Math.round((1 / 3) * 1e4) / 1e4);
+  });
+
+  it('filters by focus service and namespace, and refuses a bad time', async () => {
+    const focus = (await getJson<{ edges: GraphEdge[] }>(`${meshlens.queryUrl}/api/v1/service-graph?start=${Date.now() - 600_000}&service=ratings`)).body;
+    assert.deepEqual(focus.edges.map((e) => e.id), ['bookinfo/reviews->ratings']);
+    const other = (await getJson<{ edges: GraphEdge[] }>(`${meshlens.queryUrl}/api/v1/service-graph?start=${Date.now() - 600_000}&namespace=elsewhere`)).body;
+    assert.deepEqual(other.edges, []);
+    const bad = await getJson<{ error: string }>(`${meshlens.queryUrl}/api/v1/service-graph?start=yesterday`);
+    assert.equal(bad.status, 400);
+    assert.match(bad.body.error, /start must be Unix milliseconds or RFC 3339/);
+  });
+});
