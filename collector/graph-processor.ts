@@ -68,7 +68,10 @@ export class GraphProcessor {
 
   /** Writes every complete row so far; resolves when written (or failed and kept for a retry). */
   flush(): Promise<void> {
-    this.flushing = this.flushing.then(() => this.write());
+    // Chained so two flushes never write the same rows at once; a failure must not break the chain.
+    this.flushing = this.flushing
+      .then(() => this.write())
+      .catch((error: unknown) => this.log.error({ err: error }, 'writing edge rows failed'));
     return this.flushing;
   }
 
