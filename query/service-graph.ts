@@ -2,7 +2,7 @@
 // rows for windows over 6 hours), in the contract's shape (../shared/reference/interface.md).
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { NODE_KIND_BY_RANK } from '../collector/service-graph/edge-rows.ts';
+import { NODE_KIND_BY_RANK } from '../collector/service-graph/halves.ts';
 import { LatencyHistogram } from '../collector/service-graph/histogram.ts';
 import { type ClickHouseStore, sqlInt, sqlString } from '../collector/storage/store.ts';
 

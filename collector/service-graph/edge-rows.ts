@@ -1,16 +1,12 @@
 // Folds edge observations into per-minute rows for `edges_1m` (one row per minute, caller, callee,
 // protocol and signal), ready to insert as JSONCompactEachRow in EDGE_COLUMNS order.
-import type { NodeRef, Protocol } from './halves.ts';
-import { nodeId } from './halves.ts';
+import { NODE_KIND_RANK, type NodeRef, type Protocol, nodeId } from './halves.ts';
 import { LatencyHistogram } from './histogram.ts';
 import type { EdgeObservation } from './pairing.ts';
 
 /** Signals that write edge rows; later receivers (StatsD, Prometheus, Envoy) add theirs. */
 export type Signal = 'spans';
 
-/** Stored as a number merged with min, so a node known as a service anywhere stays a service. */
-export const NODE_KIND_RANK: Record<NodeRef['kind'], number> = { service: 0, database: 1, messaging: 2, virtual: 3, unknown: 4 };
-export const NODE_KIND_BY_RANK = ['service', 'database', 'messaging', 'virtual', 'unknown'] as const;
 
 const EXEMPLARS_PER_ROW = 5;
 

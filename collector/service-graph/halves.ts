@@ -43,6 +43,13 @@ export interface SpanHalf {
   settled?: { inbound: boolean; outbound: boolean };
 }
 
+/**
+ * How sure a node's kind is, most sure first: a node some signal knows as a real service is not a
+ * virtual guess made from a peer's attributes. Stored as this number and merged with min.
+ */
+export const NODE_KIND_RANK: Record<NodeKind, number> = { service: 0, database: 1, messaging: 2, virtual: 3, unknown: 4 };
+export const NODE_KIND_BY_RANK = ['service', 'database', 'messaging', 'virtual', 'unknown'] as const satisfies readonly NodeKind[];
+
 export const UNKNOWN_NODE: NodeRef = { kind: 'unknown', name: 'unknown', namespace: '' };
 
 /**

@@ -1,7 +1,7 @@
 // Pairs halves into edge observations: one per call. Pure and deterministic: the same set of halves
 // gives the same edges whatever the input order, so any process can (re)run it over halves read back
 // from storage. See docs/service-graph.md for how the storage job windows it.
-import { type NodeRef, type Protocol, type SpanHalf, UNKNOWN_NODE, halfKey, messagingNodeOf, nodeId } from './halves.ts';
+import { NODE_KIND_RANK, type NodeRef, type Protocol, type SpanHalf, UNKNOWN_NODE, halfKey, messagingNodeOf, nodeId } from './halves.ts';
 
 /** How an observation was found; lets tests and debugging say which rule produced an edge. */
 export type PairingRule = 'shared-span' | 'parent-child' | 'messaging' | 'unpaired-caller' | 'unpaired-callee';
@@ -293,7 +293,6 @@ export interface EdgeAggregate {
   mtls: boolean | null;
 }
 
-const KIND_RANK: Record<NodeRef['kind'], number> = { service: 0, database: 1, messaging: 2, virtual: 3, unknown: 4 };
 
 /** Groups observations by (source id, target id, protocol). */
 export function aggregateEdges(observations: readonly EdgeObservation[]): EdgeAggregate[] {
@@ -323,8 +322,8 @@ export function aggregateEdges(observations: readonly EdgeObservation[]): EdgeAg
       aggregate.mtls = mergeMtls(aggregate.mtls, observation.mtls);
     }
     // A node seen as a real service somewhere is a service, not the virtual guess of a peer.
-    if (KIND_RANK[observation.source.kind] < KIND_RANK[aggregate.source.kind]) aggregate.source = observation.source;
-    if (KIND_RANK[observation.target.kind] < KIND_RANK[aggregate.target.kind]) aggregate.target = observation.target;
+    if (NODE_KIND_RANK[observation.source.kind] < NODE_KIND_RANK[aggregate.source.kind]) aggregate.source = observation.source;
+    if (NODE_KIND_RANK[observation.target.kind] < NODE_KIND_RANK[aggregate.target.kind]) aggregate.target = observation.target;
     aggregate.requests += observation.weight;
     if (observation.error) aggregate.errors += observation.weight;
     aggregate.observations += 1;
