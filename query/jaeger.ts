@@ -3,6 +3,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { Attribute } from '../collector/model.ts';
+import type { ClickHouseStore } from '../collector/storage/store.ts';
+import { readServiceGraph } from './service-graph.ts';
 import { SPAN_KIND_BY_NAME, type ReadSpan, type TraceReader, type TraceQuery } from './trace-reader.ts';
 
 // ---- Jaeger's JSON model (jaeger internal/uimodel) ----
@@ -169,9 +171,11 @@ const SearchQuery = Type.Object({
 
 export interface JaegerApiOptions {
   reader: TraceReader;
+  /** For /api/dependencies, answered from the service graph's edge rows. */
+  store: ClickHouseStore;
 }
 
-export const jaegerApi: FastifyPluginAsyncTypebox<JaegerApiOptions> = async (app, { reader }) => {
+export const jaegerApi: FastifyPluginAsyncTypebox<JaegerApiOptions> = async (app, { reader, store }) => {
   // Jaeger answers errors inside its envelope; Grafana shows errors[0].msg.
   app.setErrorHandler((error, _request, reply) => {
     const status = error instanceof JaegerQueryError ? 400 : ((error as { statusCode?: number }).statusCode ?? 500);
@@ -181,6 +185,19 @@ export const jaegerApi: FastifyPluginAsyncTypebox<JaegerApiOptions> = async (app
   });
 
   app.get('/api/services', async () => envelope(await reader.services()));
+
+  // Jaeger's dependency graph (Grafana's "dependency graph" query type): service names, as /api/services
+  // lists them, with call counts over [endTs - lookback, endTs] (Unix ms; default the last 24 hours).
+  app.get(
+    '/api/dependencies',
+    { schema: { querystring: Type.Object({ endTs: Type.Optional(Type.Integer({ minimum: 0 })), lookback: Type.Optional(Type.Integer({ minimum: 1 })) }) } },
+    async (request) => {
+      const endMs = request.query.endTs ?? Date.now();
+      const graph = await readServiceGraph(store, { startMs: endMs - (request.query.lookback ?? 86_400_000), endMs, signal: 'all' });
+      const names = new Map(graph.nodes.map((n) => [n.id, n.name]));
+      return envelope(graph.edges.map((e) => ({ parent: names.get(e.source) ?? e.source, child: names.get(e.target) ?? e.target, callCount: Math.round(e.requests) })));
+    },
+  );
 
   app.get(
     '/api/services/:service/operations',

@@ -6,6 +6,7 @@ import type { ClickHouseStore } from '../collector/storage/store.ts';
 import { healthApi } from './health.ts';
 import { jaegerApi } from './jaeger.ts';
 import { serviceGraphApi } from './service-graph.ts';
+import { zipkinApi } from './zipkin.ts';
 import { TraceReader } from './trace-reader.ts';
 
 export interface QueryServerOptions {
@@ -28,8 +29,9 @@ export function createQueryServer(options: QueryServerOptions): FastifyInstance 
   app.setNotFoundHandler((request, reply) => reply.code(404).send({ error: `no such endpoint: ${request.method} ${request.url.split('?')[0]}` }));
   app.register(healthApi, { store: options.store, registry: options.registry, isReady: options.isReady });
   if (options.traceApis) {
-    app.register(jaegerApi, { reader: new TraceReader(options.store) });
+    app.register(jaegerApi, { reader: new TraceReader(options.store), store: options.store });
     app.register(serviceGraphApi, { store: options.store });
+    app.register(zipkinApi, { store: options.store });
   }
   return app;
 }

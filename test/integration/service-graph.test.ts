@@ -115,6 +115,24 @@ describe('service graph from spans', () => {
     assert.ok(frontend.rps > 0 && frontend.errorRate === Math.round((1 / 3) * 1e4) / 1e4);
   });
 
+  it("answers Jaeger's and Zipkin's dependency APIs from the same rows", async () => {
+    const jaeger = (await getJson<{ data: Array<{ parent: string; child: string; callCount: number }>; errors: unknown }>(`${meshlens.queryUrl}/api/dependencies?endTs=${Date.now()}&lookback=600000`)).body;
+    assert.equal(jaeger.errors, null);
+    assert.deepEqual(jaeger.data, [
+      { parent: 'frontend', child: 'reviews', callCount: 3 },
+      { parent: 'reviews', child: 'ratings', callCount: 3 },
+      { parent: 'unknown', child: 'frontend', callCount: 3 },
+    ]);
+    const zipkin = (await getJson<Array<{ parent: string; child: string; callCount: number; errorCount: number }>>(`${meshlens.queryUrl}/api/v2/dependencies?endTs=${Date.now()}&lookback=600000`)).body;
+    assert.deepEqual(zipkin, [
+      { parent: 'frontend', child: 'reviews', callCount: 3, errorCount: 1 },
+      { parent: 'reviews', child: 'ratings', callCount: 3, errorCount: 0 },
+      { parent: 'unknown', child: 'frontend', callCount: 3, errorCount: 0 },
+    ]);
+    const old = (await getJson<{ data: unknown[] }>(`${meshlens.queryUrl}/api/dependencies?endTs=${Date.now() - 3_600_000}&lookback=60000`)).body;
+    assert.deepEqual(old.data, [], 'a window before the traffic has no dependencies');
+  });
+
   it('filters by focus service and namespace, and refuses a bad time', async () => {
     const focus = (await getJson<{ edges: GraphEdge[] }>(`${meshlens.queryUrl}/api/v1/service-graph?start=${Date.now() - 600_000}&service=ratings`)).body;
     assert.deepEqual(focus.edges.map((e) => e.id), ['bookinfo/reviews->ratings']);
