@@ -5,6 +5,7 @@ import type { Registry } from 'prom-client';
 import type { ClickHouseStore } from '../collector/storage/store.ts';
 import { healthApi } from './health.ts';
 import { jaegerApi } from './jaeger.ts';
+import { latencyApi } from './latency.ts';
 import { serviceGraphApi } from './service-graph.ts';
 import { zipkinApi } from './zipkin.ts';
 import { TraceReader } from './trace-reader.ts';
@@ -32,6 +33,7 @@ export function createQueryServer(options: QueryServerOptions): FastifyInstance 
     app.register(jaegerApi, { reader: new TraceReader(options.store), store: options.store });
     app.register(serviceGraphApi, { store: options.store });
     app.register(zipkinApi, { store: options.store });
+    app.register(latencyApi, { store: options.store });
   }
   return app;
 }

@@ -133,6 +133,33 @@ describe('service graph from spans', () => {
     assert.deepEqual(old.data, [], 'a window before the traffic has no dependencies');
   });
 
+  it('serves latency, the latency heatmap and RED for a service and for an edge', async () => {
+    const window = `start=${Date.now() - 600_000}`;
+    const served = (await getJson<{ count: number; p50Ms: number; buckets: Array<{ leMs: number | null; count: number }> }>(`${meshlens.queryUrl}/api/v1/latency?${window}&service=bookinfo/reviews`)).body;
+    assert.equal(served.count, 3);
+    assert.ok(Math.abs(served.p50Ms - 20) <= 0.2, `p50 ${served.p50Ms}`);
+    assert.equal(served.buckets.at(-1)!.leMs, null);
+    assert.equal(served.buckets.reduce((sum, b) => sum + b.count, 0), 3);
+    assert.equal(served.buckets.find((b) => b.leMs === 20)!.count, 3, 'all three calls took 20 ms: the 10–20 ms bucket');
+
+    const edge = (await getJson<{ count: number }>(`${meshlens.queryUrl}/api/v1/latency?${window}&source=bookinfo/reviews&target=ratings`)).body;
+    assert.equal(edge.count, 3);
+
+    const heatmap = (await getJson<{ times: number[]; bucketsLeMs: Array<number | null>; counts: number[][] }>(`${meshlens.queryUrl}/api/v1/latency/heatmap?${window}&service=reviews&step=1m`)).body;
+    assert.equal(heatmap.times.length, heatmap.counts.length);
+    assert.equal(heatmap.bucketsLeMs.at(-1), null);
+    assert.equal(heatmap.counts.flat().reduce((a, b) => a + b, 0), 3);
+
+    const red = (await getJson<{ times: number[]; requests: number[]; errors: number[]; p95Ms: Array<number | null> }>(`${meshlens.queryUrl}/api/v1/red?${window}&service=reviews`)).body;
+    assert.equal(red.requests.reduce((a, b) => a + b, 0), 3);
+    assert.equal(red.errors.reduce((a, b) => a + b, 0), 1);
+    assert.ok(red.p95Ms.some((p) => p !== null && Math.abs(p - 20) <= 0.2));
+
+    const neither = await getJson<{ error: string }>(`${meshlens.queryUrl}/api/v1/latency?${window}`);
+    assert.equal(neither.status, 400);
+    assert.match(neither.body.error, /select either service, or source and target/);
+  });
+
   it('filters by focus service and namespace, and refuses a bad time', async () => {
     const focus = (await getJson<{ edges: GraphEdge[] }>(`${meshlens.queryUrl}/api/v1/service-graph?start=${Date.now() - 600_000}&service=ratings`)).body;
     assert.deepEqual(focus.edges.map((e) => e.id), ['bookinfo/reviews->ratings']);

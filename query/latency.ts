@@ -1,0 +1,121 @@
+// Latency and RED over time for a service (the calls it served) or one edge, from the service graph's
+// per-minute rows: GET /api/v1/latency, /api/v1/latency/heatmap, /api/v1/red.
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { DEFAULT_DISPLAY_BOUNDS_MS, LatencyHistogram } from '../collector/service-graph/histogram.ts';
+import { type ClickHouseStore, sqlInt, sqlString } from '../collector/storage/store.ts';
+import { SIGNALS, parseTime } from './service-graph.ts';
+
+const Selector = {
+  start: Type.Optional(Type.String()),
+  end: Type.Optional(Type.String()),
+  service: Type.Optional(Type.String({ minLength: 1 })),
+  operation: Type.Optional(Type.String()),
+  source: Type.Optional(Type.String({ minLength: 1 })),
+  target: Type.Optional(Type.String({ minLength: 1 })),
+  signal: Type.Optional(Type.Union(SIGNALS.map((s) => Type.Literal(s)))),
+};
+const WithStep = { ...Selector, step: Type.Optional(Type.String({ pattern: '^[0-9]+(s|m|h)?$' })) };
+
+interface SelectorQuery {
+  start?: string | undefined;
+  end?: string | undefined;
+  service?: string | undefined;
+  operation?: string | undefined;
+  source?: string | undefined;
+  target?: string | undefined;
+  signal?: (typeof SIGNALS)[number] | undefined;
+}
+
+const badRequest = (message: string) => Object.assign(new Error(message), { statusCode: 400 });
+
+/** The window and the WHERE clause over edges_1m for a selector. */
+function selection(q: SelectorQuery): { startMs: number; endMs: number; where: string } {
+  const endMs = parseTime(q.end, 'end', Date.now());
+  const startMs = parseTime(q.start, 'start', endMs - 15 * 60_000);
+  if (startMs >= endMs) throw badRequest('start must be before end');
+  const where = [`minute >= toStartOfMinute(toDateTime(${sqlInt(Math.floor(startMs / 1000))}))`, `minute <= toDateTime(${sqlInt(Math.floor(endMs / 1000))})`];
+  if (q.operation) throw badRequest('latency by operation is not available yet: select a service, or an edge with source and target');
+  if (q.service && !q.source && !q.target) {
+    // A service's latency is what its callers waited on it: the edges it served.
+    where.push(`(target_id = ${sqlString(q.service)} OR target_name = ${sqlString(q.service)})`);
+  } else if (q.source && q.target && !q.service) {
+    where.push(`source_id = ${sqlString(q.source)}`, `target_id = ${sqlString(q.target)}`);
+  } else {
+    throw badRequest('select either service, or source and target (node ids as in /api/v1/service-graph)');
+  }
+  if (q.signal && q.signal !== 'all') where.push(`signal = ${sqlString(q.signal)}`);
+  return { startMs, endMs, where: where.join(' AND ') };
+}
+
+/** Step in seconds: given (`30s`, `5m`, `1h`, or bare seconds), else about 60 points over the window. */
+function stepSeconds(step: string | undefined, startMs: number, endMs: number): number {
+  if (step) {
+    const n = Number.parseInt(step, 10);
+    const seconds = step.endsWith('h') ? n * 3600 : step.endsWith('m') ? n * 60 : n;
+    if (seconds < 60) throw badRequest('step must be at least 60s: the rows are per minute');
+    return seconds;
+  }
+  return Math.max(60, Math.ceil((endMs - startMs) / 1000 / 60 / 60) * 60);
+}
+
+interface SlotRow {
+  slot: string;
+  requests: number;
+  errors: number;
+  latency: [number[], number[]];
+}
+
+/** Rows per time slot, and every slot of the window (empty ones too, for charts). */
+async function slots(store: ClickHouseStore, q: SelectorQuery & { step?: string | undefined }) {
+  const { startMs, endMs, where } = selection(q);
+  const step = stepSeconds(q.step, startMs, endMs);
+  const rows = await store.query<SlotRow>(
+    `SELECT toString(toUnixTimestamp(toStartOfInterval(minute, INTERVAL ${sqlInt(step)} SECOND))) AS slot,
+       sum(requests) AS requests, sum(errors) AS errors, sumMap(latency) AS latency
+     FROM edges_1m WHERE ${where} GROUP BY slot ORDER BY slot`,
+  );
+  const bySlot = new Map(rows.map((r) => [Number(r.slot) * 1000, r]));
+  const first = Math.floor(startMs / 1000 / step) * step * 1000;
+  const times: number[] = [];
+  for (let t = first; t < endMs; t += step * 1000) times.push(t);
+  return { startMs, endMs, step, times, row: (t: number) => bySlot.get(t) };
+}
+
+const histogramOf = (row: SlotRow | undefined) =>
+  row ? LatencyHistogram.fromSparse({ indexes: row.latency[0], counts: row.latency[1] }) : new LatencyHistogram();
+
+const round = (n: number | null, digits = 3) => (n === null ? null : Math.round(n * 10 ** digits) / 10 ** digits);
+
+export const latencyApi: FastifyPluginAsyncTypebox<{ store: ClickHouseStore }> = async (app, { store }) => {
+  app.get('/api/v1/latency', { schema: { querystring: Type.Object(Selector) } }, async (request) => {
+    const { where } = selection(request.query);
+    const [row] = await store.query<{ latency: [number[], number[]] }>(`SELECT sumMap(latency) AS latency FROM edges_1m WHERE ${where}`);
+    const histogram = row ? LatencyHistogram.fromSparse({ indexes: row.latency[0], counts: row.latency[1] }) : new LatencyHistogram();
+    return histogram.toLatencySummary();
+  });
+
+  app.get('/api/v1/latency/heatmap', { schema: { querystring: Type.Object(WithStep) } }, async (request) => {
+    const s = await slots(store, request.query);
+    return {
+      times: s.times,
+      bucketsLeMs: [...DEFAULT_DISPLAY_BOUNDS_MS, null],
+      counts: s.times.map((t) => histogramOf(s.row(t)).toApiBuckets().map((b) => b.count)),
+    };
+  });
+
+  app.get('/api/v1/red', { schema: { querystring: Type.Object(WithStep) } }, async (request) => {
+    const s = await slots(store, request.query);
+    const series = s.times.map((t) => ({ row: s.row(t), histogram: histogramOf(s.row(t)) }));
+    return {
+      times: s.times,
+      step: s.step,
+      requests: series.map(({ row }) => round(Number(row?.requests ?? 0), 4)),
+      errors: series.map(({ row }) => round(Number(row?.errors ?? 0), 4)),
+      rps: series.map(({ row }) => round(Number(row?.requests ?? 0) / s.step, 4)),
+      p50Ms: series.map(({ histogram }) => round(histogram.quantile(0.5))),
+      p95Ms: series.map(({ histogram }) => round(histogram.quantile(0.95))),
+      p99Ms: series.map(({ histogram }) => round(histogram.quantile(0.99))),
+    };
+  });
+};
