@@ -3,10 +3,12 @@
 //   raw-insert <dir> <rows.jsonl> <batchRows>  insert pre-encoded spans_ingest rows, 2 sessions in parallel
 //   disk <dir>                                 OPTIMIZE FINAL, then bytes on disk per table
 //   fill <dir> <spans>                          generate synthetic mesh spans inside the engine, then merge
+//   fill-graph <dir> <services> <edges>         24 h of per-minute edge rows, as the graph processor writes
+//   naive-graph <dir> <minutes>                 time the CLIENT ⋈ SERVER self-join over the span table
 // Prints one JSON object on stdout.
 import { readFileSync } from 'node:fs';
 import { ChdbStore } from '../../collector/storage/chdb.ts';
-import { SPAN_INGEST_COLUMNS, migrate } from '../../collector/storage/schema.ts';
+import { EDGE_COLUMNS, SPAN_INGEST_COLUMNS, migrate } from '../../collector/storage/schema.ts';
 
 const [step, dir, ...args] = process.argv.slice(2);
 if (!step || !dir) throw new Error('usage: chdb-worker.ts <raw-insert|disk|fill> <dataDir> [args]');
@@ -99,6 +101,50 @@ if (step === 'raw-insert') {
     `SELECT lower(hex(trace_id)) AS id, service, name FROM spans ORDER BY cityHash64(span_id) LIMIT 50`,
   );
   console.log(JSON.stringify({ spans: total, seconds, sample }));
+} else if (step === 'fill-graph') {
+  // Per-minute edge rows for the last 24 hours: `services` services, `edges` edges among them (each
+  // with traffic every minute), a latency histogram of a few buckets, as the graph processor writes.
+  const services = Number(args[0] ?? 1000);
+  const edges = Number(args[1] ?? 5000);
+  const minutes = 24 * 60;
+  const nowMinute = Math.floor(Date.now() / 60_000) * 60;
+  const started = performance.now();
+  for (let m = 0; m < minutes; m += 60) {
+    await store.exec(`INSERT INTO edges_1m (${EDGE_COLUMNS.join(', ')})
+      WITH intDiv(number, ${edges}) AS m, number % ${edges} AS e,
+        cityHash64(e, 1) % ${services} AS src, (src + 1 + cityHash64(e, 2) % ${services - 1}) % ${services} AS dst
+      SELECT toDateTime(${nowMinute} - (${m} + m) * 60) AS minute,
+        concat('mesh/svc-', toString(src)), concat('svc-', toString(src)), 'mesh', '', 0,
+        concat('mesh/svc-', toString(dst)), concat('svc-', toString(dst)), 'mesh', '', 0,
+        'http', 'spans', 10 + number % 7, if(number % 13 = 0, 1, 0), 10 + number % 7, 0,
+        ([toUInt16(400 + e % 50), toUInt16(520 + e % 40), toUInt16(700 + e % 30)], [toFloat64(6), toFloat64(3 + number % 7), toFloat64(1)]),
+        [lower(hex(cityHash64(number)))]
+      FROM numbers(${60 * edges})`);
+    process.stderr.write(`fill-graph: ${m + 60} / ${minutes} minutes\n`);
+  }
+  const seconds = (performance.now() - started) / 1000;
+  await store.exec('OPTIMIZE TABLE edges_1m FINAL');
+  await store.exec('OPTIMIZE TABLE edges_1h FINAL');
+  const rows = await store.query<{ table: string; rows: string }>(`SELECT table, sum(rows) AS rows FROM system.parts WHERE active AND table IN ('edges_1m', 'edges_1h') GROUP BY table`);
+  console.log(JSON.stringify({ seconds, rows }));
+} else if (step === 'naive-graph') {
+  // The service graph the way systems without a rollup compute it: CLIENT ⋈ SERVER over the span table.
+  const windowMinutes = Number(args[0] ?? 60);
+  const sql = `SELECT c.service AS client, s.service AS server, count() AS requests, countIf(s.status_code = 2) AS errors,
+      quantiles(0.5, 0.95, 0.99)(s.duration_ns) AS latency
+    FROM (SELECT trace_id, span_id, service FROM spans WHERE kind = 3 AND ts >= now() - INTERVAL ${windowMinutes} MINUTE) AS c
+    INNER JOIN (SELECT trace_id, parent_span_id, service, status_code, duration_ns FROM spans WHERE kind = 2 AND ts >= now() - INTERVAL ${windowMinutes} MINUTE) AS s
+      ON c.trace_id = s.trace_id AND c.span_id = s.parent_span_id
+    WHERE c.service != s.service GROUP BY client, server`;
+  const times: number[] = [];
+  let edgesFound = 0;
+  for (let i = 0; i < 3; i++) {
+    const t = performance.now();
+    edgesFound = (await store.query(sql)).length;
+    times.push(performance.now() - t);
+  }
+  times.sort((a, b) => a - b);
+  console.log(JSON.stringify({ windowMinutes, edges: edgesFound, minMs: Math.round(times[0]!), medianMs: Math.round(times[1]!) }));
 } else {
   throw new Error(`unknown step ${step}`);
 }

@@ -6,9 +6,7 @@
 //   --concurrency N    requests in flight (default 8)
 //   --query-spans N    spans in the table for the query-latency part (default 10,000,000; 0 skips it)
 //   --profile DIR      write a V8 CPU profile of the meshlens process into DIR (open it in Chrome DevTools)
-import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -16,6 +14,7 @@ import * as grpc from '@grpc/grpc-js';
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { convertTraceProto } from '../../collector/otlp/traces-proto.ts';
 import { encodeSpanRow } from '../../collector/span-rows.ts';
+import { processStats, startMeshlens, stopMeshlens, timed, worker } from './harness.ts';
 import { meshSpans } from './mesh-spans.ts';
 
 const { values: opts } = parseArgs({
@@ -31,73 +30,7 @@ const TOTAL = Number(opts.spans);
 const PER_REQUEST = Number(opts['request-spans']);
 const CONCURRENCY = Number(opts.concurrency);
 const QUERY_SPANS = Number(opts['query-spans']);
-const ROOT = new URL('../../', import.meta.url).pathname;
 const log = (message: string) => process.stderr.write(`[bench:ingest] ${message}\n`);
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-function worker(step: string, dir: string, ...args: string[]): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'test/bench/chdb-worker.ts'), step, dir, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d));
-    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`chdb-worker ${step} exited ${code}`))));
-  });
-}
-
-interface Meshlens {
-  child: ChildProcess;
-  grpcPort: number;
-  queryPort: number;
-}
-
-async function startMeshlens(dataDir: string, graph = true): Promise<Meshlens> {
-  const [grpcPort, httpPort, queryPort] = [await freePort(), await freePort(), await freePort()];
-  const profile = opts.profile ? ['--cpu-prof', `--cpu-prof-dir=${opts.profile}`] : [];
-  const child = spawn(process.execPath, [...profile, join(ROOT, 'bin/meshlens.js'), 'all-in-one'], {
-    env: {
-      ...process.env,
-      MESHLENS_DATA_DIR: dataDir,
-      MESHLENS_SERVER_HOST: '127.0.0.1',
-      MESHLENS_SERVER_OTLP_GRPC_PORT: String(grpcPort),
-      MESHLENS_SERVER_OTLP_HTTP_PORT: String(httpPort),
-      MESHLENS_SERVER_QUERY_PORT: String(queryPort),
-      MESHLENS_LOG_LEVEL: 'warn',
-      MESHLENS_GRAPH_ENABLED: String(graph),
-    },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-  for (let i = 0; i < 300; i++) {
-    const ok = await fetch(`http://127.0.0.1:${queryPort}/readyz`).then((r) => r.ok, () => false);
-    if (ok) return { child, grpcPort, queryPort };
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  child.kill('SIGKILL');
-  throw new Error('meshlens did not become ready');
-}
-
-async function stopMeshlens(m: Meshlens): Promise<void> {
-  const exited = new Promise((r) => m.child.on('exit', r));
-  m.child.kill('SIGTERM');
-  await exited;
-}
-
-/** CPU seconds (user + system) and peak RSS of a process, from /proc. */
-function processStats(pid: number): { cpuSeconds: number; peakRssMiB: number } {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const ticks = Number(fields[11]) + Number(fields[12]);
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const hwm = Number(/VmHWM:\s+([0-9]+) kB/.exec(status)?.[1] ?? 0);
-  return { cpuSeconds: ticks / 100, peakRssMiB: hwm / 1024 };
-}
 
 const identity = (b: Buffer) => b;
 
@@ -128,20 +61,6 @@ async function sendAll(grpcPort: number, payloads: Buffer[]): Promise<number> {
   await Promise.all(Array.from({ length: CONCURRENCY }, sender));
   client.close();
   return retries;
-}
-
-async function timed(url: string, runs: number): Promise<{ minMs: number; medianMs: number; p95Ms: number }> {
-  const times: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const started = performance.now();
-    const response = await fetch(url);
-    await response.arrayBuffer();
-    if (!response.ok) throw new Error(`${url} answered ${response.status}`);
-    times.push(performance.now() - started);
-  }
-  times.sort((a, b) => a - b);
-  const at = (q: number) => Math.round(times[Math.min(times.length - 1, Math.floor(q * times.length))]! * 10) / 10;
-  return { minMs: at(0), medianMs: at(0.5), p95Ms: at(0.95) };
 }
 
 async function ingest(work: string): Promise<Record<string, unknown>> {
@@ -178,7 +97,7 @@ async function ingest(work: string): Promise<Record<string, unknown>> {
   const run = async (graph: boolean) => {
     log(`end to end${graph ? ' with the service graph' : ''}: ${payloads.length} OTLP/gRPC requests, ${CONCURRENCY} in flight`);
     const dataDir = join(work, graph ? 'e2e-graph' : 'e2e');
-    const meshlens = await startMeshlens(dataDir, graph);
+    const meshlens = await startMeshlens(dataDir, { graph, profileDir: opts.profile });
     const before = processStats(meshlens.child.pid!);
     const started = performance.now();
     const retries = await sendAll(meshlens.grpcPort, payloads);

@@ -1,0 +1,89 @@
+// What the benchmarks share: a real meshlens process on free ports, the chDB worker steps in their own
+// processes, /proc figures, and timing an HTTP call.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+
+export const ROOT = new URL('../../', import.meta.url).pathname;
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export function worker(step: string, dir: string, ...args: string[]): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'test/bench/chdb-worker.ts'), step, dir, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d));
+    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`chdb-worker ${step} exited ${code}`))));
+  });
+}
+
+export interface Meshlens {
+  child: ChildProcess;
+  grpcPort: number;
+  queryPort: number;
+}
+
+export async function startMeshlens(dataDir: string, options: { graph?: boolean; profileDir?: string | undefined } = {}): Promise<Meshlens> {
+  const { graph = true, profileDir } = options;
+  const [grpcPort, httpPort, queryPort] = [await freePort(), await freePort(), await freePort()];
+  const profile = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+  const child = spawn(process.execPath, [...profile, join(ROOT, 'bin/meshlens.js'), 'all-in-one'], {
+    env: {
+      ...process.env,
+      MESHLENS_DATA_DIR: dataDir,
+      MESHLENS_SERVER_HOST: '127.0.0.1',
+      MESHLENS_SERVER_OTLP_GRPC_PORT: String(grpcPort),
+      MESHLENS_SERVER_OTLP_HTTP_PORT: String(httpPort),
+      MESHLENS_SERVER_QUERY_PORT: String(queryPort),
+      MESHLENS_LOG_LEVEL: 'warn',
+      MESHLENS_GRAPH_ENABLED: String(graph),
+    },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  for (let i = 0; i < 300; i++) {
+    const ok = await fetch(`http://127.0.0.1:${queryPort}/readyz`).then((r) => r.ok, () => false);
+    if (ok) return { child, grpcPort, queryPort };
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  child.kill('SIGKILL');
+  throw new Error('meshlens did not become ready');
+}
+
+export async function stopMeshlens(m: Meshlens): Promise<void> {
+  const exited = new Promise((r) => m.child.on('exit', r));
+  m.child.kill('SIGTERM');
+  await exited;
+}
+
+/** CPU seconds (user + system) and peak RSS of a process, from /proc. */
+export function processStats(pid: number): { cpuSeconds: number; peakRssMiB: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const hwm = Number(/VmHWM:\s+([0-9]+) kB/.exec(status)?.[1] ?? 0);
+  return { cpuSeconds: ticks / 100, peakRssMiB: hwm / 1024 };
+}
+
+export async function timed(url: string, runs: number): Promise<{ minMs: number; medianMs: number; p95Ms: number }> {
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const started = performance.now();
+    const response = await fetch(url);
+    await response.arrayBuffer();
+    if (!response.ok) throw new Error(`${url} answered ${response.status}`);
+    times.push(performance.now() - started);
+  }
+  times.sort((a, b) => a - b);
+  const at = (q: number) => Math.round(times[Math.min(times.length - 1, Math.floor(q * times.length))]! * 10) / 10;
+  return { minMs: at(0), medianMs: at(0.5), p95Ms: at(0.95) };
+}
+
