@@ -143,10 +143,16 @@ const VERSION_KEYS = [
   'k8s.pod.labels.service.istio.io/canonical-revision',
 ];
 
+// All spans of one resource share it: its node is worked out once (NodeRefs are never mutated).
+const selfNodes = new WeakMap<SpanRecord['resource'], NodeRef>();
+
 function selfNode(span: SpanRecord): NodeRef {
+  const cached = selfNodes.get(span.resource);
+  if (cached) return cached;
   const node: NodeRef = { kind: 'service', name: span.resource.serviceName, namespace: span.resource.namespace };
   const version = new AttributeLookup(span.resource.attributes).first(...VERSION_KEYS);
   if (version !== undefined) node.version = version;
+  selfNodes.set(span.resource, node);
   return node;
 }
 
