@@ -4,7 +4,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { Attribute } from '../collector/model.ts';
 import type { ClickHouseStore } from '../collector/storage/store.ts';
-import { readServiceGraph } from './service-graph.ts';
+import { dependencyLinks } from './service-graph.ts';
 import { SPAN_KIND_BY_NAME, type ReadSpan, type TraceReader, type TraceQuery } from './trace-reader.ts';
 
 // ---- Jaeger's JSON model (jaeger internal/uimodel) ----
@@ -192,10 +192,8 @@ export const jaegerApi: FastifyPluginAsyncTypebox<JaegerApiOptions> = async (app
     '/api/dependencies',
     { schema: { querystring: Type.Object({ endTs: Type.Optional(Type.Integer({ minimum: 0 })), lookback: Type.Optional(Type.Integer({ minimum: 1 })) }) } },
     async (request) => {
-      const endMs = request.query.endTs ?? Date.now();
-      const graph = await readServiceGraph(store, { startMs: endMs - (request.query.lookback ?? 86_400_000), endMs, signal: 'all' });
-      const names = new Map(graph.nodes.map((n) => [n.id, n.name]));
-      return envelope(graph.edges.map((e) => ({ parent: names.get(e.source) ?? e.source, child: names.get(e.target) ?? e.target, callCount: Math.round(e.requests) })));
+      const links = await dependencyLinks(store, request.query.endTs ?? Date.now(), request.query.lookback ?? 86_400_000);
+      return envelope(links.map(({ parent, child, callCount }) => ({ parent, child, callCount })));
     },
   );
 

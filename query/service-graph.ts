@@ -175,6 +175,18 @@ export async function readServiceGraph(store: ClickHouseStore, q: GraphQuery): P
   return { start: q.startMs, end: q.endMs, nodes: nodeList, edges: edgeList };
 }
 
+/** Caller → callee links by service name (as Jaeger and Zipkin name services), for their dependency APIs. */
+export async function dependencyLinks(store: ClickHouseStore, endMs: number, lookbackMs: number): Promise<Array<{ parent: string; child: string; callCount: number; errorCount: number }>> {
+  const graph = await readServiceGraph(store, { startMs: endMs - lookbackMs, endMs, signal: 'all' });
+  const names = new Map(graph.nodes.map((n) => [n.id, n.name]));
+  return graph.edges.map((e) => ({
+    parent: names.get(e.source) ?? e.source,
+    child: names.get(e.target) ?? e.target,
+    callCount: Math.round(e.requests),
+    errorCount: Math.round(e.errors),
+  }));
+}
+
 export const serviceGraphApi: FastifyPluginAsyncTypebox<{ store: ClickHouseStore }> = async (app, { store }) => {
   app.get(
     '/api/v1/service-graph',

@@ -137,29 +137,26 @@ class Reader {
     return value;
   }
 
-  string(): string {
+  /** Moves past a length-delimited field's body and returns where it starts. */
+  private body(): number {
     const length = this.varint();
     const start = this.pos;
-    if (start + length > this.end) throw new Truncated('a string is longer than the message that holds it');
+    if (start + length > this.end) throw new Truncated('a field is longer than the message that holds it');
     this.pos = start + length;
-    return this.slices.utf8Slice(start, this.pos);
+    return start;
+  }
+
+  string(): string {
+    return this.slices.utf8Slice(this.body(), this.pos);
   }
 
   /** Bytes as lowercase hex ('' when empty). */
   hex(): string {
-    const length = this.varint();
-    const start = this.pos;
-    if (start + length > this.end) throw new Truncated('a bytes field is longer than the message that holds it');
-    this.pos = start + length;
-    return this.slices.hexSlice(start, this.pos);
+    return this.slices.hexSlice(this.body(), this.pos);
   }
 
   base64(): string {
-    const length = this.varint();
-    const start = this.pos;
-    if (start + length > this.end) throw new Truncated('a bytes field is longer than the message that holds it');
-    this.pos = start + length;
-    return this.slices.base64Slice(start, this.pos);
+    return this.slices.base64Slice(this.body(), this.pos);
   }
 
   skip(wireType: number): void {
