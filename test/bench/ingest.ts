@@ -3,7 +3,7 @@
 //
 //   --spans N          spans sent end to end (default 1,000,000; 0 skips the ingest part)
 //   --request-spans N  spans per OTLP request (default 1,000)
-//   --concurrency N    requests in flight (default 8)
+//   --concurrency N    requests in flight (default 64: many proxies at once, as the documented figures)
 //   --query-spans N    spans in the table for the query-latency part (default 10,000,000; 0 skips it)
 //   --profile DIR      write a V8 CPU profile of the meshlens process into DIR (open it in Chrome DevTools)
 import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
@@ -21,7 +21,7 @@ const { values: opts } = parseArgs({
   options: {
     spans: { type: 'string', default: '1000000' },
     'request-spans': { type: 'string', default: '1000' },
-    concurrency: { type: 'string', default: '8' },
+    concurrency: { type: 'string', default: '64' },
     'query-spans': { type: 'string', default: '10000000' },
     profile: { type: 'string' },
   },
