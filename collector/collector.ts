@@ -1,8 +1,11 @@
 // The collector: receivers → trace intake (convert, validate, limit) → span exporter (batch, write),
 // and stored spans → graph processor (pair calls, write per-minute edge rows).
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { FastifyBaseLogger } from 'fastify';
 import type { MeshlensConfig } from './config.ts';
 import { GraphProcessor } from './graph-processor.ts';
+import { GraphReconciler } from './graph-reconciler.ts';
 import type { CollectorMetrics } from './metrics.ts';
 import { OtlpGrpcReceiver } from './receivers/otlp-grpc.ts';
 import { OtlpHttpReceiver } from './receivers/otlp-http.ts';
@@ -15,6 +18,7 @@ export class Collector {
   readonly http: OtlpHttpReceiver;
   private readonly exporter: SpanExporter;
   readonly graph: GraphProcessor | undefined;
+  readonly reconciler: GraphReconciler | undefined;
 
   constructor(store: ClickHouseStore, config: MeshlensConfig, metrics: CollectorMetrics, log: FastifyBaseLogger) {
     this.exporter = new SpanExporter(store, metrics, {
@@ -22,7 +26,13 @@ export class Collector {
       maxDelayMs: config.batch.maxDelayMs,
       maxQueuedBytes: config.limits.queueBytes,
     });
-    this.graph = config.graph.enabled ? new GraphProcessor(store, metrics, log, config.graph) : undefined;
+    // Names this collector in stored leftovers and in storage-pass claims: unique per process.
+    const processId = `${hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`;
+    this.graph = config.graph.enabled ? new GraphProcessor(store, metrics, log, { ...config.graph, processId }) : undefined;
+    this.reconciler =
+      config.graph.enabled && config.graph.lateWindowMs > 0
+        ? new GraphReconciler(store, metrics, log, { intervalMs: config.graph.reconcileIntervalMs, lateWindowMs: config.graph.lateWindowMs, runnerId: processId })
+        : undefined;
     const intake = new TraceIntake(this.exporter, metrics, this.graph);
     const { host } = config.server;
     const maxBodyBytes = config.limits.maxBodyBytes;
@@ -32,6 +42,7 @@ export class Collector {
 
   async start(): Promise<void> {
     this.graph?.start();
+    this.reconciler?.start();
     await this.grpc.start();
     await this.http.start();
   }
@@ -41,5 +52,6 @@ export class Collector {
     await Promise.all([this.grpc.stop(), this.http.stop()]);
     await this.exporter.close();
     await this.graph?.stop();
+    await this.reconciler?.stop();
   }
 }

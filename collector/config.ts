@@ -40,9 +40,11 @@ export const ConfigSchema = Section({
   }),
   graph: Section({
     enabled: Type.Boolean({ default: true, description: 'derive the service graph from spans (off: spans are only stored)' }),
-    wait: Duration('10s', 'how long a trace must be quiet before its spans are paired (a half arriving later is not paired yet)'),
+    wait: Duration('10s', 'how long a trace must be quiet before its spans are paired in memory (a half arriving later is paired by the storage pass)'),
     max_halves: Type.Integer({ minimum: 1, default: 1000000, description: 'spans waiting for pairing at most; past it the oldest traces are decided early (counted)' }),
     flush_interval: Duration('10s', 'how often derived service-graph rows are written'),
+    late_window: Duration('15m', 'how late (or at another collector) the other half of a call may arrive and still be paired, by the storage pass; 0s turns the pass off'),
+    reconcile_interval: Duration('30s', 'how often the storage pass runs (one collector per window, elected through ClickHouse)'),
   }),
   limits: Section({
     max_body_bytes: Size('16MiB', 'request body size after decompression; larger gets 413 / RESOURCE_EXHAUSTED'),
@@ -70,7 +72,7 @@ export interface MeshlensConfig {
     clickhouse: { url: string; username: string; password: string; database: string };
   };
   batch: { maxRows: number; maxDelayMs: number };
-  graph: { enabled: boolean; waitMs: number; maxHalves: number; flushIntervalMs: number };
+  graph: { enabled: boolean; waitMs: number; maxHalves: number; flushIntervalMs: number; lateWindowMs: number; reconcileIntervalMs: number };
   limits: {
     maxBodyBytes: number;
     spansPerRequest: number;
@@ -242,6 +244,9 @@ export function parseSizeBytes(text: string): number {
 function resolve(raw: RawConfig): MeshlensConfig {
   const retentionMs = parseDurationMs(raw.storage.retention);
   if (retentionMs < DURATION_MS.d!) throw new ConfigError(`config: storage.retention must be at least 1d, got "${raw.storage.retention}"`);
+  // Leftover halves are kept two days (schema v4): the window must fit inside that.
+  if (parseDurationMs(raw.graph.late_window) > DURATION_MS.d!) throw new ConfigError(`config: graph.late_window must be at most 1d, got "${raw.graph.late_window}"`);
+  if (parseDurationMs(raw.graph.reconcile_interval) < 1000) throw new ConfigError(`config: graph.reconcile_interval must be at least 1s, got "${raw.graph.reconcile_interval}"`);
   return {
     server: raw.server,
     storage: {
@@ -250,7 +255,7 @@ function resolve(raw: RawConfig): MeshlensConfig {
       clickhouse: raw.storage.clickhouse,
     },
     batch: { maxRows: raw.batch.max_rows, maxDelayMs: parseDurationMs(raw.batch.max_delay) },
-    graph: { enabled: raw.graph.enabled, waitMs: parseDurationMs(raw.graph.wait), maxHalves: raw.graph.max_halves, flushIntervalMs: parseDurationMs(raw.graph.flush_interval) },
+    graph: { enabled: raw.graph.enabled, waitMs: parseDurationMs(raw.graph.wait), maxHalves: raw.graph.max_halves, flushIntervalMs: parseDurationMs(raw.graph.flush_interval), lateWindowMs: parseDurationMs(raw.graph.late_window), reconcileIntervalMs: parseDurationMs(raw.graph.reconcile_interval) },
     limits: {
       maxBodyBytes: parseSizeBytes(raw.limits.max_body_bytes),
       spansPerRequest: raw.limits.spans_per_request,

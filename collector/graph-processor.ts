@@ -7,15 +7,26 @@ import type { CollectorMetrics } from './metrics.ts';
 import type { SpanRecord } from './model.ts';
 import { EdgeMinutes } from './service-graph/edge-rows.ts';
 import { toHalf } from './service-graph/halves.ts';
-import { HalfPairer } from './service-graph/pairer.ts';
-import type { EdgeObservation } from './service-graph/pairing.ts';
-import { EDGE_COLUMNS } from './storage/schema.ts';
+import { type Closed, HalfPairer } from './service-graph/pairer.ts';
+import { encodeHalf } from './service-graph/reconcile.ts';
+import { EDGE_COLUMNS, LEFTOVER_COLUMNS } from './storage/schema.ts';
 import type { ClickHouseStore } from './storage/store.ts';
 
 export interface GraphOptions {
   waitMs: number;
   maxHalves: number;
   flushIntervalMs: number;
+  /** 0: no storage pass, so leftover halves are not stored. */
+  lateWindowMs: number;
+  /** Names this process in the leftovers it stores (with a sequence number per tick). */
+  processId: string;
+}
+
+interface PendingInsert {
+  table: 'edges_1m' | 'graph_halves';
+  columns: readonly string[];
+  body: Buffer;
+  rows: number;
 }
 
 /** Encoded rows that failed to insert are retried at the next flush; past this many, the oldest go. */
@@ -24,7 +35,10 @@ const MAX_PENDING_INSERTS = 10;
 export class GraphProcessor {
   private readonly pairer: HalfPairer;
   private readonly minutes = new EdgeMinutes();
-  private readonly pending: Array<{ body: Buffer; rows: number }> = [];
+  private readonly pending: PendingInsert[] = [];
+  /** Leftover halves (JSONCompactEachRow lines for graph_halves) since the last flush. */
+  private leftoverLines: string[] = [];
+  private closeSequence = 0;
   /** Spans stored since the last tick: paired once per tick, so a trace whose halves arrive in many
    * requests is re-paired once a second rather than once per request. */
   private arrived: SpanRecord[][] = [];
@@ -59,9 +73,9 @@ export class GraphProcessor {
     this.arrived = [];
     const now = Date.now();
     if (arrived.length > 0) {
-      const { edges, closedEarly } = this.pairer.add(arrived.flat().map(toHalf), now);
-      if (closedEarly > 0) this.metrics.graphClosedEarly.inc(closedEarly);
-      this.take(edges);
+      const closed = this.pairer.add(arrived.flat().map(toHalf), now);
+      if (closed.closedEarly > 0) this.metrics.graphClosedEarly.inc(closed.closedEarly);
+      this.take(closed);
     }
     this.take(this.pairer.expire(now));
   }
@@ -84,34 +98,46 @@ export class GraphProcessor {
     await this.flush();
   }
 
-  private take(edges: readonly EdgeObservation[]): void {
+  private take({ edges, leftovers }: Closed): void {
     this.metrics.graphHalvesWaiting.set(this.pairer.size);
-    if (edges.length === 0) return;
-    this.metrics.graphEdges.inc(edges.length);
-    this.minutes.add(edges, 'spans');
+    if (edges.length > 0) {
+      this.metrics.graphEdges.inc(edges.length);
+      this.minutes.add(edges, 'spans');
+    }
+    if (leftovers.length > 0 && this.options.lateWindowMs > 0) {
+      // Halves closed together were paired together: the storage pass must know which close each came from.
+      const closedBy = `${this.options.processId}:${++this.closeSequence}`;
+      for (const { half, emitted } of leftovers) this.leftoverLines.push(JSON.stringify([half.traceId, encodeHalf(half), emitted, closedBy]));
+      this.metrics.graphLeftovers.inc(leftovers.length);
+    }
   }
 
   private async write(): Promise<void> {
     const drained = this.minutes.drain();
-    if (drained) this.pending.push(drained);
+    if (drained) this.pending.push({ table: 'edges_1m', columns: EDGE_COLUMNS, ...drained });
+    if (this.leftoverLines.length > 0) {
+      const lines = this.leftoverLines;
+      this.leftoverLines = [];
+      this.pending.push({ table: 'graph_halves', columns: LEFTOVER_COLUMNS, body: Buffer.from(lines.join('\n') + '\n'), rows: lines.length });
+    }
     while (this.pending.length > MAX_PENDING_INSERTS) {
       const dropped = this.pending.shift()!;
-      this.metrics.insertFailures.inc({ table: 'edges_1m' });
-      this.log.error({ rows: dropped.rows }, 'edge rows dropped after repeated insert failures');
+      this.metrics.insertFailures.inc({ table: dropped.table });
+      this.log.error({ table: dropped.table, rows: dropped.rows }, 'service-graph rows dropped after repeated insert failures');
     }
     while (this.pending.length > 0) {
       const next = this.pending[0]!;
-      const stop = this.metrics.insertSeconds.startTimer({ table: 'edges_1m' });
+      const stop = this.metrics.insertSeconds.startTimer({ table: next.table });
       try {
-        await this.store.insert('edges_1m', EDGE_COLUMNS, next.body);
+        await this.store.insert(next.table, next.columns, next.body);
       } catch (error) {
-        this.metrics.insertFailures.inc({ table: 'edges_1m' });
-        this.log.warn({ err: error }, 'edge rows not written; retrying at the next flush');
+        this.metrics.insertFailures.inc({ table: next.table });
+        this.log.warn({ err: error, table: next.table }, 'service-graph rows not written; retrying at the next flush');
         return;
       } finally {
         stop();
       }
-      this.metrics.batchRows.observe({ table: 'edges_1m' }, next.rows);
+      this.metrics.batchRows.observe({ table: next.table }, next.rows);
       this.pending.shift();
     }
   }

@@ -101,6 +101,23 @@ export class CollectorMetrics {
     help: 'Traces whose pairing was decided before graph.wait because graph.max_halves was reached.',
     registers: [this.registry],
   });
+  readonly graphLeftovers = new Counter({
+    name: 'meshlens_graph_leftover_halves_total',
+    help: 'Halves a closing trace could not pair, stored for the storage pass (their partner may come later or to another collector).',
+    registers: [this.registry],
+  });
+  readonly graphReconcileRuns = new Counter({
+    name: 'meshlens_graph_reconcile_runs_total',
+    help: 'Storage-pass windows: ran (this collector won the window), skipped (another collector has it), failed (retried next interval).',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+  readonly graphReconciledEdges = new Counter({
+    name: 'meshlens_graph_reconciled_edges_total',
+    help: 'Edge observations the storage pass added (halves paired across time or collectors) or took back (the guesses they replace).',
+    labelNames: ['change'] as const,
+    registers: [this.registry],
+  });
 
   constructor(options: { processMetrics?: boolean } = {}) {
     if (options.processMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'meshlens_' });

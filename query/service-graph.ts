@@ -96,7 +96,10 @@ export async function readServiceGraph(store: ClickHouseStore, q: GraphQuery): P
        groupUniqArray(signal) AS signals, sum(requests) AS requests, sum(errors) AS errors,
        sum(mtls_yes) AS mtls_yes, sum(mtls_no) AS mtls_no, sumMap(latency) AS latency
      FROM ${table} WHERE ${where.join(' AND ')}
-     GROUP BY source_id, target_id, protocol ORDER BY source_id, target_id, protocol`,
+     GROUP BY source_id, target_id, protocol
+     -- The storage pass takes back guesses it has paired (negative rows): what nets to nothing is no edge.
+     HAVING requests > 1e-6
+     ORDER BY source_id, target_id, protocol`,
   );
   const seconds = Math.max(1, (q.endMs - q.startMs) / 1000);
   const nodes = new Map<string, { node: GraphNode; latency: LatencyHistogram }>();

@@ -21,6 +21,8 @@ interface MinuteRow {
   mtlsYes: number;
   mtlsNo: number;
   latency: LatencyHistogram;
+  /** Latencies taken back by the storage pass (histograms hold no negative counts): subtracted in drain(). */
+  retracted?: LatencyHistogram;
   exemplars: string[];
 }
 
@@ -33,13 +35,7 @@ export class EdgeMinutes {
 
   add(observations: readonly EdgeObservation[], signal: Signal): void {
     for (const o of observations) {
-      const minute = Number(o.timeUnixNano / 60_000_000_000n) * 60;
-      const key = `${minute}\u0000${nodeId(o.source)}\u0000${nodeId(o.target)}\u0000${o.protocol}\u0000${signal}`;
-      let row = this.rows.get(key);
-      if (!row) {
-        row = { minute, source: o.source, target: o.target, protocol: o.protocol, signal, requests: 0, errors: 0, mtlsYes: 0, mtlsNo: 0, latency: new LatencyHistogram(), exemplars: [] };
-        this.rows.set(key, row);
-      }
+      const row = this.rowFor(o, signal);
       if (NODE_KIND_RANK[o.source.kind] < NODE_KIND_RANK[row.source.kind]) row.source = o.source;
       if (NODE_KIND_RANK[o.target.kind] < NODE_KIND_RANK[row.target.kind]) row.target = o.target;
       row.requests += o.weight;
@@ -51,13 +47,40 @@ export class EdgeMinutes {
     }
   }
 
+  /**
+   * Takes observations back: the storage pass found that a guess written earlier (caller → virtual peer,
+   * unknown → callee) was one side of a call it has now paired. The rows carry negative counts, which
+   * edges_1m's sums fold into the earlier rows.
+   */
+  retract(observations: readonly EdgeObservation[], signal: Signal): void {
+    for (const o of observations) {
+      const row = this.rowFor(o, signal);
+      row.requests -= o.weight;
+      if (o.error) row.errors -= o.weight;
+      if (o.mtls === true) row.mtlsYes -= o.weight;
+      else if (o.mtls === false) row.mtlsNo -= o.weight;
+      (row.retracted ??= new LatencyHistogram()).addNs(o.latencyNanos, o.weight);
+    }
+  }
+
+  private rowFor(o: EdgeObservation, signal: Signal): MinuteRow {
+    const minute = Number(o.timeUnixNano / 60_000_000_000n) * 60;
+    const key = `${minute}\u0000${nodeId(o.source)}\u0000${nodeId(o.target)}\u0000${o.protocol}\u0000${signal}`;
+    let row = this.rows.get(key);
+    if (!row) {
+      row = { minute, source: o.source, target: o.target, protocol: o.protocol, signal, requests: 0, errors: 0, mtlsYes: 0, mtlsNo: 0, latency: new LatencyHistogram(), exemplars: [] };
+      this.rows.set(key, row);
+    }
+    return row;
+  }
+
   /** Takes every row accumulated so far, encoded; undefined when there is none. */
   drain(): { body: Buffer; rows: number } | undefined {
     if (this.rows.size === 0) return undefined;
     const rows = [...this.rows.values()];
     this.rows = new Map();
     const lines = rows.map((r) => {
-      const { indexes, counts } = r.latency.toSparse();
+      const { indexes, counts } = r.retracted ? netSparse(r.latency, r.retracted) : r.latency.toSparse();
       return JSON.stringify([
         r.minute,
         nodeId(r.source), r.source.name, r.source.namespace, r.source.version ?? '', NODE_KIND_RANK[r.source.kind],
@@ -67,4 +90,17 @@ export class EdgeMinutes {
     });
     return { body: Buffer.from(lines.join('\n') + '\n'), rows: rows.length };
   }
+}
+
+/** added − retracted per bucket index, zeros left out. */
+function netSparse(added: LatencyHistogram, retracted: LatencyHistogram): { indexes: number[]; counts: number[] } {
+  const net = new Map<number, number>();
+  const fold = (h: LatencyHistogram, sign: 1 | -1) => {
+    const { indexes, counts } = h.toSparse();
+    indexes.forEach((index, i) => net.set(index, (net.get(index) ?? 0) + sign * counts[i]!));
+  };
+  fold(added, 1);
+  fold(retracted, -1);
+  const indexes = [...net.keys()].filter((index) => net.get(index) !== 0).sort((a, b) => a - b);
+  return { indexes, counts: indexes.map((index) => net.get(index)!) };
 }

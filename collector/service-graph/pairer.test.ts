@@ -22,11 +22,11 @@ describe('HalfPairer', () => {
     const { client, server } = productpageCallsReviews('1');
     assert.deepEqual(pairer.add([server], 0).edges, [], 'the server alone waits for its caller');
     assert.deepEqual(pairer.add([client], 2_000).edges, []);
-    assert.deepEqual(pairer.expire(11_999), [], 'the trace was touched at 2 s: still open');
-    const closed = pairer.expire(12_000);
+    assert.deepEqual(pairer.expire(11_999).edges, [], 'the trace was touched at 2 s: still open');
+    const closed = pairer.expire(12_000).edges;
     assert.deepEqual(edgeIds(closed), ['bookinfo/productpage -> bookinfo/reviews'], 'one call, one edge; not also unknown -> reviews');
     assert.equal(closed[0]!.latencyNanos, 25_000_000, "the callee's duration");
-    assert.deepEqual(pairer.expire(60_000), []);
+    assert.deepEqual(pairer.expire(60_000).edges, []);
     assert.equal(pairer.size, 0);
   });
 
@@ -34,8 +34,10 @@ describe('HalfPairer', () => {
     const pairer = new HalfPairer({ waitMs: 10_000, maxHalves: 1000 });
     const query = toHalf(span({ trace: '2', id: 'c1', kind: Client, service: 'ratings', namespace: 'bookinfo', durationMs: 4, attributes: { 'db.system': 'mysql', 'db.namespace': 'ratings' } }));
     assert.deepEqual(pairer.add([query], 0).edges, []);
-    assert.deepEqual(pairer.expire(9_999), [], 'still within the wait: a server half may come');
-    assert.deepEqual(edgeIds(pairer.expire(10_000)), ['bookinfo/ratings -> ratings']);
+    assert.deepEqual(pairer.expire(9_999).edges, [], 'still within the wait: a server half may come');
+    const closed = pairer.expire(10_000);
+    assert.deepEqual(edgeIds(closed.edges), ['bookinfo/ratings -> ratings']);
+    assert.deepEqual(closed.leftovers, [{ half: query, emitted: 'unpaired-caller' }], 'kept for the storage pass: a late server half may still answer it');
     assert.equal(pairer.size, 0);
   });
 
@@ -46,7 +48,7 @@ describe('HalfPairer', () => {
     pairer.add([a.server], 0);
     pairer.add([b.server], 1_000);
     pairer.add([toHalf(span({ trace: '3', id: 'z9', parent: 'b1', kind: Client, service: 'reviews', namespace: 'bookinfo', durationMs: 1 }))], 9_000);
-    const closed = pairer.expire(11_000);
+    const closed = pairer.expire(11_000).edges;
     assert.deepEqual(edgeIds(closed), ['unknown -> bookinfo/reviews'], 'only trace 4 was quiet long enough: its server had no caller');
     assert.equal(pairer.size, 2, 'trace 3 keeps its two halves');
     assert.ok(pairer.size > 0, 'trace 3 still waits');
@@ -63,7 +65,7 @@ describe('HalfPairer', () => {
   it('closeAll decides everything still waiting', () => {
     const pairer = new HalfPairer({ waitMs: 60_000, maxHalves: 1000 });
     pairer.add([productpageCallsReviews('5').server, productpageCallsReviews('6').client], 0);
-    assert.equal(pairer.closeAll().length, 2);
+    assert.equal(pairer.closeAll().edges.length, 2);
     assert.equal(pairer.size, 0);
   });
 });

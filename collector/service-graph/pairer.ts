@@ -4,11 +4,12 @@
 // decoding the spans). Memory is bounded: past `maxHalves` the oldest traces are closed early (and
 // counted), never dropped silently.
 //
-// This stage sees one process's halves within one wait. Halves that arrive later or at another
-// collector need the storage pass described in docs/service-graph.md; closeTrace() is where the
-// leftovers of a trace become known.
+// This stage sees one process's halves within one wait. A closing trace hands back, besides its edges,
+// the halves that may still pair with a half arriving later or at another collector (its leftovers):
+// the storage pass (reconcile.ts) takes it from there.
 import type { SpanHalf } from './halves.ts';
 import { type EdgeObservation, pairHalves } from './pairing.ts';
+import { type EmittedRule, leftoversOf } from './reconcile.ts';
 
 export interface PairerOptions {
   /** How long a trace may be quiet before what is still unpaired is decided (window closed). */
@@ -22,8 +23,13 @@ interface WaitingTrace {
   lastSeenMs: number;
 }
 
-export interface PairerOutput {
+export interface Closed {
   edges: EdgeObservation[];
+  /** Halves of the closed traces that a half arriving later or elsewhere may still pair with. */
+  leftovers: Array<{ half: SpanHalf; emitted: EmittedRule }>;
+}
+
+export interface PairerOutput extends Closed {
   /** Traces closed before their wait because memory was full. */
   closedEarly: number;
 }
@@ -56,39 +62,40 @@ export class HalfPairer {
       }
     }
     this.held += halves.length;
-    const edges: EdgeObservation[] = [];
-    let closedEarly = 0;
+    const closed: PairerOutput = { edges: [], leftovers: [], closedEarly: 0 };
     while (this.held > this.options.maxHalves) {
       const oldest = this.traces.keys().next();
       if (oldest.done) break;
-      edges.push(...this.closeTrace(oldest.value));
-      closedEarly++;
+      this.closeTrace(oldest.value, closed);
+      closed.closedEarly++;
     }
-    return { edges, closedEarly };
+    return closed;
   }
 
   /** Closes every trace quiet for at least waitMs: its unpaired halves go to their guessed peers. */
-  expire(nowMs: number): EdgeObservation[] {
-    const edges: EdgeObservation[] = [];
+  expire(nowMs: number): Closed {
+    const closed: Closed = { edges: [], leftovers: [] };
     for (const [traceId, trace] of this.traces) {
       if (nowMs - trace.lastSeenMs < this.options.waitMs) break;
-      edges.push(...this.closeTrace(traceId));
+      this.closeTrace(traceId, closed);
     }
-    return edges;
+    return closed;
   }
 
   /** Closes everything (shutdown). */
-  closeAll(): EdgeObservation[] {
-    const edges: EdgeObservation[] = [];
-    for (const traceId of [...this.traces.keys()]) edges.push(...this.closeTrace(traceId));
-    return edges;
+  closeAll(): Closed {
+    const closed: Closed = { edges: [], leftovers: [] };
+    for (const traceId of [...this.traces.keys()]) this.closeTrace(traceId, closed);
+    return closed;
   }
 
-  private closeTrace(traceId: string): EdgeObservation[] {
+  private closeTrace(traceId: string, into: Closed): void {
     const trace = this.traces.get(traceId);
-    if (!trace) return [];
+    if (!trace) return;
     this.traces.delete(traceId);
     this.held -= trace.halves.length;
-    return pairHalves(trace.halves, { final: true }).edges;
+    const { edges } = pairHalves(trace.halves, { final: true });
+    for (const edge of edges) into.edges.push(edge);
+    for (const leftover of leftoversOf(trace.halves, edges)) into.leftovers.push(leftover);
   }
 }

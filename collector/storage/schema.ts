@@ -25,6 +25,9 @@ export const RETAINED_TABLES: ReadonlyArray<{ table: string; day: string }> = [
   { table: 'edges_1h', day: 'toDate(hour)' },
 ];
 
+/** Columns of `graph_halves` the graph writer sends (stored_at is the server's clock). */
+export const LEFTOVER_COLUMNS = ['trace_id', 'half', 'emitted', 'closed_by'] as const;
+
 /** Columns of `edges_1m` in the order the graph writer encodes them. */
 export const EDGE_COLUMNS = [
   'minute',
@@ -229,6 +232,39 @@ const MIGRATIONS: Migration[] = [
         SELECT toStartOfHour(minute) AS hour, * EXCEPT (minute) FROM edges_1m`,
       ];
     },
+  },
+  {
+    version: 4,
+    name: 'service graph: leftover halves and the storage pass that re-pairs them',
+    statements: () => [
+      // Halves a closing trace could not pair (collector/service-graph/reconcile.ts), kept for the
+      // storage pass. It reads the rows stored in its window, then every leftover of those traces:
+      // the key serves both (a 15-minute slice of stored_at, then trace_id). Only needed for
+      // graph.late_window (at most a day), hence the short TTL regardless of retention.
+      `CREATE TABLE IF NOT EXISTS graph_halves (
+        trace_id String CODEC(ZSTD(1)),
+        half String CODEC(ZSTD(1)),
+        emitted LowCardinality(String),
+        closed_by LowCardinality(String),
+        stored_at DateTime64(3) DEFAULT now64(3) CODEC(Delta, ZSTD(1))
+      ) ENGINE = MergeTree
+      PARTITION BY toDate(stored_at)
+      ORDER BY (toStartOfFifteenMinutes(stored_at), trace_id)
+      TTL toDate(stored_at) + INTERVAL 2 DAY
+      SETTINGS ttl_only_drop_parts = 1`,
+      // One row per claim of a window and one when its run is done: collectors sharing a server elect
+      // the earliest claim (by the server's clock) as the one that runs the window.
+      `CREATE TABLE IF NOT EXISTS graph_reconcile_runs (
+        window_end DateTime64(3),
+        runner String,
+        claimed_at DateTime64(3) DEFAULT now64(3),
+        done UInt8 DEFAULT 0,
+        added UInt32 DEFAULT 0,
+        retracted UInt32 DEFAULT 0
+      ) ENGINE = MergeTree
+      ORDER BY (window_end, claimed_at)
+      TTL toDate(window_end) + INTERVAL 7 DAY`,
+    ],
   },
 ];
 
