@@ -2,6 +2,7 @@
 // protocol and signal), ready to insert as JSONCompactEachRow in EDGE_COLUMNS order.
 import { NODE_KIND_RANK, type NodeRef, type Protocol, nodeId } from './halves.ts';
 import { LatencyHistogram } from './histogram.ts';
+import { MinuteClock } from './minute-clock.ts';
 import type { EdgeObservation } from './pairing.ts';
 
 /** Signals that write edge rows; later receivers (StatsD, Prometheus, Envoy) add theirs. */
@@ -26,11 +27,19 @@ interface MinuteRow {
   exemplars: string[];
 }
 
+
 export class EdgeMinutes {
-  private rows = new Map<string, MinuteRow>();
+  /** In the order they were first seen. */
+  private rows: MinuteRow[] = [];
+  /**
+   * The same rows by minute, source id and target id, then a scan of the few protocol/signal pairs:
+   * finding an observation's row builds no key string (that cost more than folding the observation).
+   */
+  private byMinute = new Map<number, Map<string, Map<string, MinuteRow[]>>>();
+  private readonly clock = new MinuteClock();
 
   get size(): number {
-    return this.rows.size;
+    return this.rows.length;
   }
 
   add(observations: readonly EdgeObservation[], signal: Signal): void {
@@ -64,21 +73,31 @@ export class EdgeMinutes {
   }
 
   private rowFor(o: EdgeObservation, signal: Signal): MinuteRow {
-    const minute = Number(o.timeUnixNano / 60_000_000_000n) * 60;
-    const key = `${minute}\u0000${nodeId(o.source)}\u0000${nodeId(o.target)}\u0000${o.protocol}\u0000${signal}`;
-    let row = this.rows.get(key);
-    if (!row) {
-      row = { minute, source: o.source, target: o.target, protocol: o.protocol, signal, requests: 0, errors: 0, mtlsYes: 0, mtlsNo: 0, latency: new LatencyHistogram(), exemplars: [] };
-      this.rows.set(key, row);
+    const minute = this.clock.minuteOf(o.timeUnixNano);
+    const sourceId = nodeId(o.source);
+    const targetId = nodeId(o.target);
+    let bySource = this.byMinute.get(minute);
+    if (bySource === undefined) this.byMinute.set(minute, (bySource = new Map()));
+    let byTarget = bySource.get(sourceId);
+    if (byTarget === undefined) bySource.set(sourceId, (byTarget = new Map()));
+    let candidates = byTarget.get(targetId);
+    if (candidates === undefined) byTarget.set(targetId, (candidates = []));
+    for (const row of candidates) {
+      if (row.protocol === o.protocol && row.signal === signal) return row;
     }
+    const row: MinuteRow = { minute, source: o.source, target: o.target, protocol: o.protocol, signal, requests: 0, errors: 0, mtlsYes: 0, mtlsNo: 0, latency: new LatencyHistogram(), exemplars: [] };
+    candidates.push(row);
+    this.rows.push(row);
     return row;
   }
 
+
   /** Takes every row accumulated so far, encoded; undefined when there is none. */
   drain(): { body: Buffer; rows: number } | undefined {
-    if (this.rows.size === 0) return undefined;
-    const rows = [...this.rows.values()];
-    this.rows = new Map();
+    if (this.rows.length === 0) return undefined;
+    const rows = this.rows;
+    this.rows = [];
+    this.byMinute = new Map();
     const lines = rows.map((r) => {
       const { indexes, counts } = r.retracted ? netSparse(r.latency, r.retracted) : r.latency.toSparse();
       return JSON.stringify([

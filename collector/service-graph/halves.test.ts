@@ -224,3 +224,30 @@ describe('sampling weight', () => {
     assert.equal(thresholdWeight('other=th:8'), null);
   });
 });
+
+describe('work done once', () => {
+  it("a span's attributes never show in the next span's half", () => {
+    const first = toHalf(span({ id: 'a', kind: SpanKind.Client, service: 's', durationMs: 1, attributes: { 'db.system': 'redis', 'http.status_code': 503, 'peer.principal': 'spiffe://td/ns/a/sa/b' } }));
+    assert.deepEqual([first.peer?.kind, first.protocol, first.error, first.mtls], ['database', 'database', true, true]);
+    const next = toHalf(span({ id: 'b', kind: SpanKind.Client, service: 's', durationMs: 1 }));
+    assert.deepEqual([next.peer, next.protocol, next.error, next.mtls], [null, 'unknown', false, null]);
+  });
+
+  it('a key given twice counts with its last value, and an empty value names nothing', () => {
+    const half = (attributes: Array<[string, string]>) =>
+      toHalf({ ...span({ id: 'a', kind: SpanKind.Client, service: 's', durationMs: 1 }), attributes: attributes.map(([key, value]) => ({ key, type: 'string' as const, value })) });
+    assert.equal(half([['peer.service', 'old'], ['peer.service', 'new']]).peer?.name, 'new');
+    assert.equal(half([['peer.service', 'named'], ['peer.service', '']]).peer, null);
+  });
+
+  it('spans naming the same peer or service share one node; ids follow a node changed later', () => {
+    const a = toHalf(span({ id: 'a', kind: SpanKind.Client, service: 'web', durationMs: 1, attributes: { upstream_cluster: 'outbound|80|v1|api.shop.svc.cluster.local' } }));
+    const b = toHalf(span({ id: 'b', kind: SpanKind.Client, service: 'web', durationMs: 1, attributes: { upstream_cluster: 'outbound|80|v1|api.shop.svc.cluster.local' } }));
+    assert.equal(a.peer, b.peer);
+    assert.equal(a.self, b.self, 'two resources of one service: one node');
+    const node: NodeRef = { kind: 'virtual', name: 'api', namespace: 'shop' };
+    assert.equal(nodeId(node), 'shop/api');
+    node.version = 'v3';
+    assert.equal(nodeId(node), 'shop/api@v3');
+  });
+});

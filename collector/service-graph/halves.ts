@@ -57,6 +57,33 @@ export const UNKNOWN_NODE: NodeRef = { kind: 'unknown', name: 'unknown', namespa
  * (reviews-v2 with version v2). Without a namespace the id is the bare name (no leading slash).
  */
 export function nodeId(node: NodeRef): string {
+  return nodeIdentity(node).id;
+}
+
+interface NodeIdentity {
+  name: string;
+  namespace: string;
+  version: string | undefined;
+  id: string;
+  /** halfKey()'s ending for a half of a kind in this node, by kind: `/kind/id`. */
+  keyEndings: Map<string, string>;
+}
+
+const identities = new WeakMap<NodeRef, NodeIdentity>();
+
+// Pairing and the edge rows ask for the ids of the same few node objects for every span: worked out
+// once per object. The fields are checked, not trusted, so a NodeRef changed later gets a fresh id.
+function nodeIdentity(node: NodeRef): NodeIdentity {
+  const cached = identities.get(node);
+  if (cached !== undefined && cached.name === node.name && cached.namespace === node.namespace && cached.version === node.version) {
+    return cached;
+  }
+  const identity: NodeIdentity = { name: node.name, namespace: node.namespace, version: node.version, id: computeNodeId(node), keyEndings: new Map() };
+  identities.set(node, identity);
+  return identity;
+}
+
+function computeNodeId(node: NodeRef): string {
   const base = node.namespace === '' ? node.name : `${node.namespace}/${node.name}`;
   const version = node.version;
   if (version === undefined || version === '') return base;
@@ -66,11 +93,16 @@ export function nodeId(node: NodeRef): string {
 
 /** Identity used to drop a half that arrives twice: one span, one side, one service. */
 export function halfKey(half: SpanHalf): string {
-  return `${half.traceId}/${half.spanId}/${half.kind}/${nodeId(half.self)}`;
+  // Every edge carries the keys of its halves: the ending shared by all halves of one kind in one node
+  // is made once, so a key costs two string concatenations instead of six.
+  const identity = nodeIdentity(half.self);
+  let ending = identity.keyEndings.get(half.kind);
+  if (ending === undefined) identity.keyEndings.set(half.kind, (ending = `/${half.kind}/${identity.id}`));
+  return `${half.traceId}/${half.spanId}${ending}`;
 }
 
 export function toHalf(span: SpanRecord): SpanHalf {
-  const attrs = new AttributeLookup(span.attributes);
+  const attrs = spanAttributes.load(span.attributes);
   const kind = halfKind(span.kind);
   return {
     traceId: span.traceId,
@@ -109,29 +141,63 @@ function durationNanos(span: SpanRecord): number {
   return nanos > 0n ? Number(nanos) : 0;
 }
 
-class AttributeLookup {
-  private readonly byKey = new Map<string, string>();
-  readonly values: readonly Attribute[];
-  constructor(attributes: readonly Attribute[]) {
-    this.values = attributes;
-    for (const attribute of attributes) this.byKey.set(attribute.key, attribute.value);
-  }
-  /** The value, or undefined when absent or empty (an empty tag names nothing). */
-  get(key: string): string | undefined {
-    const value = this.byKey.get(key);
-    return value === undefined || value === '' ? undefined : value;
-  }
-  first(...keys: string[]): string | undefined {
-    for (const key of keys) {
-      const value = this.get(key);
-      if (value !== undefined) return value;
+// Every span attribute toHalf reads.
+const READ_KEYS = [
+  'db.system.name', 'db.system', 'db.namespace', 'db.name',
+  'messaging.system', 'messaging.destination.name', 'messaging.destination',
+  'peer.service', 'server.address', 'net.peer.name', 'upstream_cluster',
+  'url.full', 'http.url', 'http.host', 'network.peer.address', 'net.sock.peer.addr', 'net.peer.ip', 'client.address',
+  'http.response.status_code', 'http.status_code', 'rpc.grpc.status_code', 'grpc.status_code', 'error',
+  'rpc.system', 'http.request.method', 'http.method', 'network.transport', 'net.transport',
+  'connection_security_policy', 'istio.connection_security_policy',
+  'tls.established', 'tls.client.subject', 'tls.client.certificate', 'tls.client.hash.sha256',
+  'SampleRate', 'sample_rate', 'sampling.rate', 'sampler.type', 'sampler.param',
+] as const;
+const SLOT_OF_KEY = new Map<string, number>(READ_KEYS.map((key, slot) => [key, slot]));
+/** A key's slot, by name: a constant where it is read, which a string lookup per read was not. */
+const SLOT = Object.fromEntries(SLOT_OF_KEY) as Record<(typeof READ_KEYS)[number], number>;
+
+/**
+ * A span's attributes as toHalf reads them. toHalf runs on every stored span, so instead of a Map per
+ * span, one pass puts each value toHalf reads in its key's slot of an array reused from span to span.
+ */
+class SpanAttributes {
+  /** '' = absent: an empty tag names nothing. A key given twice keeps its last value. */
+  private readonly values = new Array<string>(READ_KEYS.length).fill('');
+  private readonly filled: number[] = [];
+  /** The first string attribute holding a SPIFFE id: tracers put the peer's principal under varied keys. */
+  spiffeId: string | null = null;
+
+  /** Takes a span's attributes in place of the previous span's. */
+  load(attributes: readonly Attribute[]): this {
+    for (const slot of this.filled) this.values[slot] = '';
+    this.filled.length = 0;
+    this.spiffeId = null;
+    for (const attribute of attributes) {
+      const slot = SLOT_OF_KEY.get(attribute.key);
+      if (slot !== undefined) {
+        this.values[slot] = attribute.value;
+        this.filled.push(slot);
+      }
+      if (this.spiffeId === null && attribute.type === 'string' && attribute.value.startsWith('spiffe://') && SPIFFE_ID.test(attribute.value)) {
+        this.spiffeId = attribute.value;
+      }
     }
-    return undefined;
+    return this;
   }
-  has(key: string): boolean {
-    return this.get(key) !== undefined;
+
+  /** The value in a slot (`SLOT['db.system']`), or undefined when absent or empty. */
+  get(slot: number): string | undefined {
+    const value = this.values[slot]!;
+    return value === '' ? undefined : value;
+  }
+
+  has(slot: number): boolean {
+    return this.values[slot] !== '';
   }
 }
+
+const spanAttributes = new SpanAttributes();
 
 const VERSION_KEYS = [
   'service.version',
@@ -143,36 +209,83 @@ const VERSION_KEYS = [
   'k8s.pod.labels.service.istio.io/canonical-revision',
 ];
 
+/**
+ * Nodes named by an attribute value, one object per value shared by every span that names it
+ * (NodeRefs are never mutated): a span then costs no new node, and nodeId() is worked out once per
+ * node. Bounded: emptied when full.
+ */
+class NodeCache {
+  private readonly nodes = new Map<string, NodeRef | null>();
+  constructor(private readonly make: (value: string) => NodeRef | null) {}
+
+  get(value: string): NodeRef | null {
+    let node = this.nodes.get(value);
+    if (node === undefined) {
+      if (this.nodes.size >= NODE_CACHE_SIZE) this.nodes.clear();
+      node = this.make(value);
+      this.nodes.set(value, node);
+    }
+    return node;
+  }
+}
+
+const NODE_CACHE_SIZE = 10_000;
+
 // All spans of one resource share it: its node is worked out once (NodeRefs are never mutated).
 const selfNodes = new WeakMap<SpanRecord['resource'], NodeRef>();
+// Each request brings new resource objects for the same few services: one node object per service,
+// keyed by its length-prefixed fields (a name may hold any character).
+const serviceNodes = new Map<string, NodeRef>();
 
 function selfNode(span: SpanRecord): NodeRef {
   const cached = selfNodes.get(span.resource);
   if (cached) return cached;
-  const node: NodeRef = { kind: 'service', name: span.resource.serviceName, namespace: span.resource.namespace };
-  const version = new AttributeLookup(span.resource.attributes).first(...VERSION_KEYS);
-  if (version !== undefined) node.version = version;
+  const { serviceName: name, namespace } = span.resource;
+  const version = resourceVersion(span.resource.attributes);
+  const key = `${name.length}:${name}${namespace.length}:${namespace}${version ?? ''}`;
+  let node = serviceNodes.get(key);
+  if (node === undefined) {
+    node = { kind: 'service', name, namespace };
+    if (version !== undefined) node.version = version;
+    if (serviceNodes.size >= NODE_CACHE_SIZE) serviceNodes.clear();
+    serviceNodes.set(key, node);
+  }
   selfNodes.set(span.resource, node);
   return node;
 }
 
-/** Who a CLIENT/PRODUCER span calls, from its own attributes, most specific first. */
-function calleeGuess(attrs: AttributeLookup): NodeRef | null {
-  const dbSystem = attrs.get('db.system.name') ?? attrs.get('db.system');
-  if (dbSystem !== undefined) {
-    return { kind: 'database', name: attrs.first('db.namespace', 'db.name') ?? dbSystem, namespace: '' };
+function resourceVersion(attributes: readonly Attribute[]): string | undefined {
+  for (const key of VERSION_KEYS) {
+    // As for span attributes: the last value of a key counts, and an empty one names nothing.
+    let value = '';
+    for (const attribute of attributes) if (attribute.key === key) value = attribute.value;
+    if (value !== '') return value;
   }
+  return undefined;
+}
+
+const databaseNodes = new NodeCache((name) => ({ kind: 'database', name, namespace: '' }));
+const messagingNodes = new NodeCache((name) => ({ kind: 'messaging', name, namespace: '' }));
+const hostNodes = new NodeCache(virtualFromHost);
+const clusterNodes = new NodeCache(parseUpstreamCluster);
+const spiffeNodes = new NodeCache(spiffeNode);
+
+/** Who a CLIENT/PRODUCER span calls, from its own attributes, most specific first. */
+function calleeGuess(attrs: SpanAttributes): NodeRef | null {
+  const dbSystem = attrs.get(SLOT['db.system.name']) ?? attrs.get(SLOT['db.system']);
+  if (dbSystem !== undefined) return databaseNodes.get(attrs.get(SLOT['db.namespace']) ?? attrs.get(SLOT['db.name']) ?? dbSystem);
   const messaging = messagingNode(attrs);
   if (messaging !== null) return messaging;
-  const named = attrs.first('peer.service', 'server.address', 'net.peer.name');
-  if (named !== undefined) return virtualFromHost(named);
-  const cluster = attrs.get('upstream_cluster');
-  const fromCluster = cluster === undefined ? null : parseUpstreamCluster(cluster);
+  const named = attrs.get(SLOT['peer.service']) ?? attrs.get(SLOT['server.address']) ?? attrs.get(SLOT['net.peer.name']);
+  if (named !== undefined) return hostNodes.get(named);
+  const cluster = attrs.get(SLOT['upstream_cluster']);
+  const fromCluster = cluster === undefined ? null : clusterNodes.get(cluster);
   if (fromCluster !== null) return fromCluster;
   // Last resort before 'unknown': whatever host or address the span carries.
-  const url = attrs.first('url.full', 'http.url');
-  const host = attrs.first('http.host', 'network.peer.address', 'net.sock.peer.addr', 'net.peer.ip') ?? (url === undefined ? undefined : hostOf(url));
-  return host === undefined ? null : virtualFromHost(host);
+  const url = attrs.get(SLOT['url.full']) ?? attrs.get(SLOT['http.url']);
+  const host =
+    attrs.get(SLOT['http.host']) ?? attrs.get(SLOT['network.peer.address']) ?? attrs.get(SLOT['net.sock.peer.addr']) ?? attrs.get(SLOT['net.peer.ip']) ?? (url === undefined ? undefined : hostOf(url));
+  return host === undefined ? null : hostNodes.get(host);
 }
 
 function hostOf(url: string): string | undefined {
@@ -189,39 +302,28 @@ export function messagingNodeOf(half: SpanHalf): NodeRef | null {
   return half.peer !== null && half.peer.kind === 'messaging' ? half.peer : null;
 }
 
-function messagingNode(attrs: AttributeLookup): NodeRef | null {
-  const system = attrs.get('messaging.system');
+function messagingNode(attrs: SpanAttributes): NodeRef | null {
+  const system = attrs.get(SLOT['messaging.system']);
   if (system === undefined) return null;
-  const destination = attrs.first('messaging.destination.name', 'messaging.destination');
-  return { kind: 'messaging', name: destination ?? system, namespace: '' };
+  return messagingNodes.get(attrs.get(SLOT['messaging.destination.name']) ?? attrs.get(SLOT['messaging.destination']) ?? system);
 }
 
 /** Who called a SERVER/CONSUMER span, when no caller half is found. Identity beats an address. */
-function callerGuess(attrs: AttributeLookup): NodeRef | null {
+function callerGuess(attrs: SpanAttributes): NodeRef | null {
   const messaging = messagingNode(attrs);
   if (messaging !== null) return messaging;
-  const spiffe = spiffeNode(attrs);
+  const spiffe = attrs.spiffeId === null ? null : spiffeNodes.get(attrs.spiffeId);
   if (spiffe !== null) return spiffe;
-  const named = attrs.first('peer.service', 'client.address');
-  return named === undefined ? null : virtualFromHost(named);
+  const named = attrs.get(SLOT['peer.service']) ?? attrs.get(SLOT['client.address']);
+  return named === undefined ? null : hostNodes.get(named);
 }
 
 const SPIFFE_ID = /^spiffe:\/\/[^/]+\/ns\/([^/]+)\/sa\/([^/]+)$/;
 
-function spiffeNode(attrs: AttributeLookup): NodeRef | null {
-  const id = spiffeIdIn(attrs);
-  if (id === null) return null;
+function spiffeNode(id: string): NodeRef | null {
   const match = SPIFFE_ID.exec(id);
   if (match === null) return null;
   return { kind: 'virtual', name: match[2] ?? '', namespace: match[1] ?? '' };
-}
-
-/** Any string attribute holding a SPIFFE id: tracers put the peer's principal under varied keys. */
-function spiffeIdIn(attrs: AttributeLookup): string | null {
-  for (const attribute of attrs.values) {
-    if (attribute.type === 'string' && SPIFFE_ID.test(attribute.value)) return attribute.value;
-  }
-  return null;
 }
 
 // <service>.<namespace>.svc[.<cluster domain>]: the Kubernetes service DNS name.
@@ -257,24 +359,27 @@ const GRPC_FAILURE_CODES = new Set([2, 4, 12, 13, 14, 15]);
  * A status code the call carries decides alone: OTel marks a CLIENT span ERROR on a 404, but a 404
  * is not a server error. Only without one do OTLP status ERROR or a Zipkin `error` tag count.
  */
-function isError(attrs: AttributeLookup, status: StatusCode): boolean {
-  const httpStatus = attrs.first('http.response.status_code', 'http.status_code');
-  if (httpStatus !== undefined && Number.isFinite(Number(httpStatus))) return Number(httpStatus) >= 500;
-  const grpcStatus = attrs.first('rpc.grpc.status_code', 'grpc.status_code');
-  if (grpcStatus !== undefined && Number.isInteger(Number(grpcStatus))) return GRPC_FAILURE_CODES.has(Number(grpcStatus));
+function isError(attrs: SpanAttributes, status: StatusCode): boolean {
+  const httpStatus = Number(attrs.get(SLOT['http.response.status_code']) ?? attrs.get(SLOT['http.status_code']));
+  if (Number.isFinite(httpStatus)) return httpStatus >= 500;
+  const grpcStatus = Number(attrs.get(SLOT['rpc.grpc.status_code']) ?? attrs.get(SLOT['grpc.status_code']));
+  if (Number.isInteger(grpcStatus)) return GRPC_FAILURE_CODES.has(grpcStatus);
   if (status === StatusCode.Error) return true;
-  const errorTag = attrs.get('error');
+  const errorTag = attrs.get(SLOT['error']);
   return errorTag !== undefined && errorTag !== 'false';
 }
 
-function protocolOf(attrs: AttributeLookup): Protocol {
-  if (attrs.get('rpc.system') === 'grpc' || attrs.has('rpc.grpc.status_code') || attrs.has('grpc.status_code')) return 'grpc';
-  if (attrs.has('db.system') || attrs.has('db.system.name')) return 'database';
-  if (attrs.has('messaging.system')) return 'messaging';
-  for (const key of ['http.request.method', 'http.method', 'http.response.status_code', 'http.status_code', 'url.full', 'http.url']) {
-    if (attrs.has(key)) return 'http';
+function protocolOf(attrs: SpanAttributes): Protocol {
+  if (attrs.get(SLOT['rpc.system']) === 'grpc' || attrs.has(SLOT['rpc.grpc.status_code']) || attrs.has(SLOT['grpc.status_code'])) return 'grpc';
+  if (attrs.has(SLOT['db.system']) || attrs.has(SLOT['db.system.name'])) return 'database';
+  if (attrs.has(SLOT['messaging.system'])) return 'messaging';
+  if (
+    attrs.has(SLOT['http.request.method']) || attrs.has(SLOT['http.method']) || attrs.has(SLOT['http.response.status_code']) ||
+    attrs.has(SLOT['http.status_code']) || attrs.has(SLOT['url.full']) || attrs.has(SLOT['http.url'])
+  ) {
+    return 'http';
   }
-  const transport = attrs.first('network.transport', 'net.transport');
+  const transport = attrs.get(SLOT['network.transport']) ?? attrs.get(SLOT['net.transport']);
   if (transport === 'tcp' || transport === 'ip_tcp') return 'tcp';
   return 'unknown';
 }
@@ -284,14 +389,14 @@ function protocolOf(attrs: AttributeLookup): Protocol {
  * SPIFFE id (a verified peer certificate, as for Envoy's access logs), OTel `tls.established=false`
  * (no TLS at all), or `tls.established=true` together with a client certificate attribute.
  */
-function mtlsOf(attrs: AttributeLookup): boolean | null {
-  const policy = attrs.first('connection_security_policy', 'istio.connection_security_policy');
+function mtlsOf(attrs: SpanAttributes): boolean | null {
+  const policy = attrs.get(SLOT['connection_security_policy']) ?? attrs.get(SLOT['istio.connection_security_policy']);
   if (policy === 'mutual_tls') return true;
   if (policy === 'none') return false;
-  if (spiffeIdIn(attrs) !== null) return true;
-  const established = attrs.get('tls.established');
+  if (attrs.spiffeId !== null) return true;
+  const established = attrs.get(SLOT['tls.established']);
   if (established === 'false') return false;
-  if (established === 'true' && attrs.first('tls.client.subject', 'tls.client.certificate', 'tls.client.hash.sha256') !== undefined) {
+  if (established === 'true' && (attrs.has(SLOT['tls.client.subject']) || attrs.has(SLOT['tls.client.certificate']) || attrs.has(SLOT['tls.client.hash.sha256']))) {
     return true;
   }
   return null;
@@ -300,15 +405,15 @@ function mtlsOf(attrs: AttributeLookup): boolean | null {
 const MAX_THRESHOLD = 2n ** 56n;
 
 /** Sampling weight: W3C `ot=th:` threshold first (the OTel standard), then rate attributes. */
-function weightOf(traceState: string, attrs: AttributeLookup): number {
+function weightOf(traceState: string, attrs: SpanAttributes): number {
   const fromThreshold = thresholdWeight(traceState);
   if (fromThreshold !== null) return fromThreshold;
   // Honeycomb-style "1 in N".
-  const rate = Number(attrs.first('SampleRate', 'sample_rate', 'sampling.rate'));
+  const rate = Number(attrs.get(SLOT['SampleRate']) ?? attrs.get(SLOT['sample_rate']) ?? attrs.get(SLOT['sampling.rate']));
   if (Number.isFinite(rate) && rate >= 1) return rate;
   // Jaeger's probabilistic sampler records its probability.
-  if (attrs.get('sampler.type') === 'probabilistic') {
-    const probability = Number(attrs.get('sampler.param'));
+  if (attrs.get(SLOT['sampler.type']) === 'probabilistic') {
+    const probability = Number(attrs.get(SLOT['sampler.param']));
     if (probability > 0 && probability <= 1) return 1 / probability;
   }
   return 1;
@@ -319,6 +424,8 @@ function weightOf(traceState: string, attrs: AttributeLookup): number {
  * zeros dropped; probability = 1 − th/2^56 and each kept span stands for 1/probability spans.
  */
 export function thresholdWeight(traceState: string): number | null {
+  // Most spans carry no OTel member at all: not worth splitting for.
+  if (!traceState.includes('ot=')) return null;
   for (const member of traceState.split(',')) {
     const [vendor, value] = member.trim().split('=', 2);
     if (vendor !== 'ot' || value === undefined) continue;

@@ -51,7 +51,10 @@ export class HalfPairer {
   add(halves: readonly SpanHalf[], nowMs: number): PairerOutput {
     for (const half of halves) {
       const waiting = this.traces.get(half.traceId);
-      if (waiting) {
+      if (waiting && waiting.lastSeenMs === nowMs) {
+        // Already moved to the end for this batch.
+        waiting.halves.push(half);
+      } else if (waiting) {
         // Re-inserted so that the Map's first entries stay the longest quiet traces.
         this.traces.delete(half.traceId);
         waiting.halves.push(half);

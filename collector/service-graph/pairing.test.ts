@@ -386,3 +386,41 @@ describe('aggregateEdges', () => {
     assert.equal(aggregateEdges([base])[0]?.mtls, null);
   });
 });
+
+describe('large batches', () => {
+  // Past a few dozen halves pairing indexes them by span id instead of scanning: the same edges must come out.
+  const traces = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j'].map((trace) => [
+    span({ trace, id: 'a1', kind: Server, service: 'frontend', namespace: 'shop', durationMs: 50, attributes: { 'http.response.status_code': 200 } }),
+    span({ trace, id: 'a2', parent: 'a1', kind: Client, service: 'frontend', namespace: 'shop', startMs: 5, durationMs: 30, attributes: { 'server.address': 'cart' } }),
+    span({ trace, id: 'a3', parent: 'a2', kind: Server, service: 'cart', namespace: 'shop', startMs: 7, durationMs: 25 }),
+    // Zipkin shared span: two candidate parents for a4's child, and a twin for the CLIENT.
+    span({ trace, id: 'a4', parent: 'a3', kind: Client, service: 'cart', namespace: 'shop', startMs: 8, durationMs: 10 }),
+    span({ trace, id: 'a4', parent: 'a3', kind: Server, service: 'stock', namespace: 'shop', startMs: 9, durationMs: 8 }),
+    span({ trace, id: 'a5', parent: 'a4', kind: Client, service: 'stock', namespace: 'shop', startMs: 10, durationMs: 2, attributes: { 'db.system': 'redis' } }),
+  ].map(toHalf));
+  const alone = traces.flatMap((trace) => pairHalves(trace, { final: true }).edges);
+  const batch = traces.flat();
+
+  it('a trace paired among many others gives the edges it gives alone', () => {
+    assert.ok(batch.length > 40);
+    const together = pairHalves(batch, { final: true }).edges;
+    assert.equal(together.length, alone.length);
+    for (const trace of traces) {
+      const id = trace[0]!.traceId;
+      assert.deepEqual(together.filter((edge) => edge.traceId === id), alone.filter((edge) => edge.traceId === id));
+    }
+    assert.deepEqual(summarize(alone.slice(0, 4)).map(({ from, to, rule }) => `${from} -> ${to} ${rule}`), [
+      'unknown -> shop/frontend unpaired-callee',
+      'shop/frontend -> shop/cart parent-child',
+      'shop/cart -> shop/stock shared-span',
+      'shop/stock -> redis unpaired-caller',
+    ]);
+  });
+
+  it('any input order and duplicates give the same edges', () => {
+    const expected = pairHalves(batch, { final: true }).edges;
+    for (let seed = 1; seed <= 5; seed++) {
+      assert.deepEqual(pairHalves(shuffled([...batch, ...batch.slice(0, 15)], seed), { final: true }).edges, expected, `seed ${seed}`);
+    }
+  });
+});

@@ -47,62 +47,122 @@ export interface PairingResult {
 }
 
 /** What a half's role decided: an edge, certainly none, or not yet knowable. */
-type Decision = { edge: EdgeObservation } | 'none' | 'undecided';
+type Decision = EdgeObservation | 'none' | 'undecided';
 
 export function pairHalves(halves: readonly SpanHalf[], options: PairingOptions): PairingResult {
-  const index = new HalfIndex(dedupe(halves), options.maxSkewNanos);
+  const index = new HalfIndex(halves, options.maxSkewNanos);
   const edges: EdgeObservation[] = [];
-  const waiting: SpanHalf[] = [];
-  for (const half of index.all) {
-    const settled = { inbound: half.settled?.inbound ?? false, outbound: half.settled?.outbound ?? false };
-    for (const role of ['inbound', 'outbound'] as const) {
-      if (settled[role]) continue;
-      const decision = role === 'inbound' ? decideInbound(half, index, options.final) : decideOutbound(half, index, options.final);
-      if (decision === 'undecided') continue;
-      settled[role] = true;
-      if (decision !== 'none') edges.push(decision.edge);
+  const settled: Array<{ inbound: boolean; outbound: boolean }> = [];
+  for (let i = 0; i < index.all.length; i++) {
+    const half = index.all[i]!;
+    let inbound = half.settled?.inbound ?? false;
+    let outbound = half.settled?.outbound ?? false;
+    if (!inbound) {
+      const decision = decideInbound(i, index, options.final);
+      if (decision !== 'undecided') {
+        inbound = true;
+        if (decision !== 'none') edges.push(decision);
+      }
     }
-    if (!options.final) waiting.push({ ...half, settled });
+    if (!outbound) {
+      const decision = decideOutbound(i, index, options.final);
+      if (decision !== 'undecided') {
+        outbound = true;
+        if (decision !== 'none') edges.push(decision);
+      }
+    }
+    if (!options.final) settled.push({ inbound, outbound });
   }
-  edges.sort(compareEdges);
-  return { edges, waiting };
+  // No two edges compare equal (each comes from its own halves and rule), so the order they were found
+  // in does not show. It mostly is their order already (halves arrive in start order): no sort then.
+  if (!inOrder(edges)) edges.sort(compareEdges);
+  if (options.final) return { edges, waiting: [] };
+  // In halfKey order whatever the input order, as every other output.
+  const order = settled.map((_, position) => position).sort((a, b) => compareKeys(index.key(a), index.key(b)));
+  return { edges, waiting: order.map((position) => ({ ...index.all[position]!, settled: settled[position]! })) };
 }
 
-function dedupe(halves: readonly SpanHalf[]): SpanHalf[] {
-  const byKey = new Map<string, SpanHalf>();
-  for (const half of halves) {
-    const key = halfKey(half);
-    const seen = byKey.get(key);
-    if (seen === undefined) {
-      byKey.set(key, half);
-    } else if (half.settled !== undefined) {
-      // An edge emitted for either copy is emitted for the half.
-      byKey.set(key, {
-        ...seen,
-        settled: {
-          inbound: (seen.settled?.inbound ?? false) || half.settled.inbound,
-          outbound: (seen.settled?.outbound ?? false) || half.settled.outbound,
-        },
-      });
-    }
-  }
-  // Sorted so that ties (several candidate parents) resolve the same way whatever the input order.
-  return [...byKey.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, half]) => half);
+function inOrder(edges: readonly EdgeObservation[]): boolean {
+  for (let i = 1; i < edges.length; i++) if (compareEdges(edges[i - 1]!, edges[i]!) > 0) return false;
+  return true;
+}
+
+function compareKeys(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 const PARENT_PREFERENCE: Record<SpanHalf['kind'], number> = { server: 0, consumer: 1, client: 2, producer: 3, internal: 4 };
 
-class HalfIndex {
-  readonly all: SpanHalf[];
-  private readonly bySpan = new Map<string, SpanHalf[]>();
-  private readonly byParent = new Map<string, SpanHalf[]>();
+/**
+ * Up to this many halves (a whole trace, as the in-memory stage pairs them), lookups scan the array:
+ * cheaper than building maps for every trace. Larger sets are indexed by span id.
+ */
+const SCAN_LIMIT = 32;
 
-  constructor(halves: SpanHalf[], private readonly maxSkewNanos: bigint | undefined) {
-    this.all = halves;
+/**
+ * The distinct halves of one pairing run, by position, and the lookups pairing needs. A half given
+ * twice (same halfKey) is kept once, as its first copy. Where several halves qualify (candidate
+ * parents, twins, consumers), the one with the lowest halfKey wins, so the result does not depend on
+ * input order; keys are only built for such ties and for the edges.
+ */
+class HalfIndex {
+  readonly all: SpanHalf[] = [];
+  private readonly keys: Array<string | undefined>;
+  /** parentOf by position: a position, -1 for none, UNASKED until asked. */
+  private readonly parents: number[];
+  /** Positions by span id and by parent span id; null while the halves are few enough to scan. */
+  private readonly bySpan: Map<string, number[]> | null;
+  private readonly byParent: Map<string, number[]> | null;
+
+  constructor(halves: readonly SpanHalf[], private readonly maxSkewNanos: bigint | undefined) {
+    const indexed = halves.length > SCAN_LIMIT;
+    this.bySpan = indexed ? new Map() : null;
+    this.byParent = indexed ? new Map() : null;
     for (const half of halves) {
-      push(this.bySpan, `${half.traceId}/${half.spanId}`, half);
-      if (half.parentSpanId !== '') push(this.byParent, `${half.traceId}/${half.parentSpanId}`, half);
+      const copy = this.copyOf(half);
+      if (copy === -1) {
+        const position = this.all.push(half) - 1;
+        if (this.bySpan !== null) push(this.bySpan, half.spanId, position);
+        if (this.byParent !== null && half.parentSpanId !== '') push(this.byParent, half.parentSpanId, position);
+      } else if (half.settled !== undefined) {
+        // An edge emitted for either copy is emitted for the half.
+        const seen = this.all[copy]!;
+        this.all[copy] = {
+          ...seen,
+          settled: {
+            inbound: (seen.settled?.inbound ?? false) || half.settled.inbound,
+            outbound: (seen.settled?.outbound ?? false) || half.settled.outbound,
+          },
+        };
+      }
     }
+    this.keys = new Array<string | undefined>(this.all.length).fill(undefined);
+    this.parents = new Array<number>(this.all.length).fill(UNASKED);
+  }
+
+  /** The position of a half already taken with the same halfKey, else -1. */
+  private copyOf(half: SpanHalf): number {
+    const positions = this.withSpanId(half.spanId);
+    const count = positions === null ? this.all.length : positions.length;
+    for (let k = 0; k < count; k++) {
+      const j = positions === null ? k : positions[k]!;
+      const other = this.all[j]!;
+      if (other.spanId === half.spanId && other.traceId === half.traceId && other.kind === half.kind && sameService(other, half)) return j;
+    }
+    return -1;
+  }
+
+  /** Candidate positions for a span id (to be checked), or null: scan them all. */
+  private withSpanId(spanId: string): readonly number[] | null {
+    return this.bySpan === null ? null : (this.bySpan.get(spanId) ?? NONE);
+  }
+
+  private withParentId(spanId: string): readonly number[] | null {
+    return this.byParent === null ? null : (this.byParent.get(spanId) ?? NONE);
+  }
+
+  key(position: number): string {
+    return (this.keys[position] ??= halfKey(this.all[position]!));
   }
 
   private near(a: SpanHalf, b: SpanHalf): boolean {
@@ -112,30 +172,89 @@ class HalfIndex {
   }
 
   /**
-   * The parent half. When a span id is shared (Zipkin/Envoy: CLIENT and SERVER halves), children belong
-   * to the SERVER side: it is the one running in the process that made them.
+   * The parent half's position, or -1. When a span id is shared (Zipkin/Envoy: CLIENT and SERVER
+   * halves), children belong to the SERVER side: it is the one running in the process that made them.
    */
-  parentOf(child: SpanHalf): SpanHalf | null {
-    if (child.parentSpanId === '') return null;
-    const candidates = (this.bySpan.get(`${child.traceId}/${child.parentSpanId}`) ?? []).filter(
-      (candidate) => candidate !== child && this.near(candidate, child),
-    );
-    candidates.sort((a, b) => PARENT_PREFERENCE[a.kind] - PARENT_PREFERENCE[b.kind]);
-    return candidates[0] ?? null;
+  parentOf(child: number): number {
+    const known = this.parents[child]!;
+    if (known !== UNASKED) return known;
+    const half = this.all[child]!;
+    let best = -1;
+    if (half.parentSpanId !== '') {
+      const positions = this.withSpanId(half.parentSpanId);
+      const count = positions === null ? this.all.length : positions.length;
+      for (let k = 0; k < count; k++) {
+        const j = positions === null ? k : positions[k]!;
+        const candidate = this.all[j]!;
+        if (j === child || candidate.spanId !== half.parentSpanId || candidate.traceId !== half.traceId || !this.near(candidate, half)) continue;
+        if (best === -1) {
+          best = j;
+          continue;
+        }
+        const preference = PARENT_PREFERENCE[candidate.kind] - PARENT_PREFERENCE[this.all[best]!.kind];
+        if (preference < 0 || (preference === 0 && this.key(j) < this.key(best))) best = j;
+      }
+    }
+    this.parents[child] = best;
+    return best;
   }
 
-  childrenOf(parent: SpanHalf): SpanHalf[] {
-    return (this.byParent.get(`${parent.traceId}/${parent.spanId}`) ?? []).filter((child) => this.parentOf(child) === parent);
+  /** The consumer children of a producer: the one with the lowest key, or -1. */
+  firstConsumerChild(parent: number): number {
+    const half = this.all[parent]!;
+    const positions = this.withParentId(half.spanId);
+    const count = positions === null ? this.all.length : positions.length;
+    let first = -1;
+    for (let k = 0; k < count; k++) {
+      const j = positions === null ? k : positions[k]!;
+      const child = this.all[j]!;
+      if (child.kind !== 'consumer' || !this.isChild(j, parent)) continue;
+      if (first === -1 || this.key(j) < this.key(first)) first = j;
+    }
+    return first;
   }
 
-  /** The other half of a shared span id: same trace and span id, the opposite side, another service. */
-  twinOf(half: SpanHalf, twinKind: 'client' | 'server'): SpanHalf | null {
-    const twins = (this.bySpan.get(`${half.traceId}/${half.spanId}`) ?? []).filter(
-      (other) => other.kind === twinKind && !sameService(other, half) && this.near(other, half),
-    );
-    return twins[0] ?? null;
+  /**
+   * Whether someone answered a caller: any callee-side child (its own inbound edge counts the call, or
+   * it is a same-service hop that is no edge at all); only an INTERNAL child in our own service is no answer.
+   */
+  answered(parent: number): boolean {
+    const half = this.all[parent]!;
+    const positions = this.withParentId(half.spanId);
+    const count = positions === null ? this.all.length : positions.length;
+    for (let k = 0; k < count; k++) {
+      const j = positions === null ? k : positions[k]!;
+      const child = this.all[j]!;
+      if ((child.kind !== 'internal' || !sameService(child, half)) && this.isChild(j, parent)) return true;
+    }
+    return false;
+  }
+
+  private isChild(child: number, parent: number): boolean {
+    const half = this.all[child]!;
+    const parentHalf = this.all[parent]!;
+    return half.parentSpanId === parentHalf.spanId && half.traceId === parentHalf.traceId && this.parentOf(child) === parent;
+  }
+
+  /** The other half of a shared span id: same trace and span id, the opposite side, another service; or -1. */
+  twinOf(position: number, twinKind: 'client' | 'server'): number {
+    const half = this.all[position]!;
+    const positions = this.withSpanId(half.spanId);
+    const count = positions === null ? this.all.length : positions.length;
+    let twin = -1;
+    for (let k = 0; k < count; k++) {
+      const j = positions === null ? k : positions[k]!;
+      const other = this.all[j]!;
+      if (other.kind !== twinKind || other.spanId !== half.spanId || other.traceId !== half.traceId) continue;
+      if (sameService(other, half) || !this.near(other, half)) continue;
+      if (twin === -1 || this.key(j) < this.key(twin)) twin = j;
+    }
+    return twin;
   }
 }
+
+const NONE: readonly number[] = [];
+const UNASKED = -2;
 
 function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
   const list = map.get(key);
@@ -144,43 +263,52 @@ function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
 }
 
 function sameService(a: SpanHalf, b: SpanHalf): boolean {
-  return nodeId(a.self) === nodeId(b.self);
+  return a.self === b.self || nodeId(a.self) === nodeId(b.self);
 }
 
 /** The edge into a half (who called it), for the kinds that can be called. */
-function decideInbound(half: SpanHalf, index: HalfIndex, final: boolean): Decision {
+function decideInbound(position: number, index: HalfIndex, final: boolean): Decision {
+  const half = index.all[position]!;
   switch (half.kind) {
     case 'server': {
-      const twin = index.twinOf(half, 'client');
-      if (twin !== null) return { edge: pairedEdge(twin, half, 'shared-span') };
-      const parent = index.parentOf(half);
-      if (parent !== null) {
-        if (sameService(parent, half)) return 'none';
+      const twin = index.twinOf(position, 'client');
+      if (twin !== -1) return pairedEdge(index, twin, position, 'shared-span');
+      const parent = index.parentOf(position);
+      if (parent !== -1) {
+        const parentHalf = index.all[parent]!;
+        if (sameService(parentHalf, half)) return 'none';
         // Any kind of parent in another service called us: CLIENT as usual, SERVER from a proxy
         // (ingress-nginx), INTERNAL from a mislabelled caller. Only a CLIENT parent is certain before the
         // window closes: for any other parent, a Zipkin CLIENT twin may still arrive and take priority.
-        if (parent.kind === 'client' || final) return { edge: pairedEdge(parent, half, 'parent-child') };
+        if (parentHalf.kind === 'client' || final) return pairedEdge(index, parent, position, 'parent-child');
         return 'undecided';
       }
-      return final ? { edge: unpairedCallee(half) } : 'undecided';
+      return final ? unpairedCallee(index, position) : 'undecided';
     }
     case 'consumer': {
-      const parent = index.parentOf(half);
-      const broker = messagingNodeOf(half) ?? (parent?.kind === 'producer' ? messagingNodeOf(parent) : null);
+      const parent = index.parentOf(position);
+      const parentHalf = parent === -1 ? null : index.all[parent]!;
+      const ownBroker = messagingNodeOf(half);
+      const broker = ownBroker ?? (parentHalf?.kind === 'producer' ? messagingNodeOf(parentHalf) : null);
       if (broker !== null) {
-        const used = parent?.kind === 'producer' && messagingNodeOf(half) === null ? [parent, half] : [half];
-        return { edge: { ...halfEdge(half, broker, half.self, 'messaging'), halves: used.map(halfKey), weight: maxWeight(used) } };
+        const edge = halfEdge(index, position, broker, half.self, 'messaging');
+        if (parentHalf?.kind === 'producer' && ownBroker === null) {
+          edge.halves = [index.key(parent), index.key(position)];
+          edge.weight = Math.max(parentHalf.weight, half.weight);
+        }
+        return edge;
       }
-      if (parent !== null) return sameService(parent, half) ? 'none' : { edge: pairedEdge(parent, half, 'parent-child') };
-      return final ? { edge: unpairedCallee(half) } : 'undecided';
+      if (parentHalf !== null) return sameService(parentHalf, half) ? 'none' : pairedEdge(index, parent, position, 'parent-child');
+      return final ? unpairedCallee(index, position) : 'undecided';
     }
     case 'client':
     case 'internal': {
       // A CLIENT under another service's CLIENT is a gateway hop (Istio ingress gateway); an INTERNAL
       // under another service's CLIENT is a callee that labelled its span wrongly.
-      const parent = index.parentOf(half);
-      if (parent !== null) {
-        return parent.kind === 'client' && !sameService(parent, half) ? { edge: pairedEdge(parent, half, 'parent-child') } : 'none';
+      const parent = index.parentOf(position);
+      if (parent !== -1) {
+        const parentHalf = index.all[parent]!;
+        return parentHalf.kind === 'client' && !sameService(parentHalf, half) ? pairedEdge(index, parent, position, 'parent-child') : 'none';
       }
       // A root, or a parent gone for good, leaves no caller to draw: the edge is the parent's business.
       return half.parentSpanId === '' || final ? 'none' : 'undecided';
@@ -191,30 +319,33 @@ function decideInbound(half: SpanHalf, index: HalfIndex, final: boolean): Decisi
 }
 
 /** The edge out of a caller when nobody answered it, or the producer → broker edge. */
-function decideOutbound(half: SpanHalf, index: HalfIndex, final: boolean): Decision {
+function decideOutbound(position: number, index: HalfIndex, final: boolean): Decision {
+  const half = index.all[position]!;
   if (half.kind === 'producer') {
-    const children = index.childrenOf(half).filter((child) => child.kind === 'consumer');
     const ownBroker = messagingNodeOf(half);
-    if (ownBroker !== null) return { edge: halfEdge(half, half.self, ownBroker, 'messaging') };
-    const child = children[0];
-    if (child !== undefined) {
-      const broker = messagingNodeOf(child);
+    if (ownBroker !== null) return halfEdge(index, position, half.self, ownBroker, 'messaging');
+    const child = index.firstConsumerChild(position);
+    if (child !== -1) {
+      const childHalf = index.all[child]!;
+      const broker = messagingNodeOf(childHalf);
       // Without a broker on either side the consumer's inbound edge is the direct producer → consumer one.
       if (broker === null) return 'none';
-      return { edge: { ...halfEdge(half, half.self, broker, 'messaging'), halves: [halfKey(half), halfKey(child)], weight: maxWeight([half, child]) } };
+      const edge = halfEdge(index, position, half.self, broker, 'messaging');
+      edge.halves = [index.key(position), index.key(child)];
+      edge.weight = Math.max(half.weight, childHalf.weight);
+      return edge;
     }
-    return final ? { edge: unpairedCaller(half) } : 'undecided';
+    return final ? unpairedCaller(index, position) : 'undecided';
   }
   if (half.kind !== 'client') return 'none';
-  if (index.twinOf(half, 'server') !== null) return 'none';
-  // Any callee-side child means someone answered (its own inbound edge counts the call, or it is a
-  // same-service hop that is no edge at all); only an INTERNAL child in our own service is no answer.
-  const answered = index.childrenOf(half).some((child) => child.kind !== 'internal' || !sameService(child, half));
-  if (answered) return 'none';
-  return final ? { edge: unpairedCaller(half) } : 'undecided';
+  if (index.twinOf(position, 'server') !== -1) return 'none';
+  if (index.answered(position)) return 'none';
+  return final ? unpairedCaller(index, position) : 'undecided';
 }
 
-function pairedEdge(caller: SpanHalf, callee: SpanHalf, rule: PairingRule): EdgeObservation {
+function pairedEdge(index: HalfIndex, callerPosition: number, calleePosition: number, rule: PairingRule): EdgeObservation {
+  const caller = index.all[callerPosition]!;
+  const callee = index.all[calleePosition]!;
   return {
     source: caller.self,
     target: callee.self,
@@ -222,26 +353,31 @@ function pairedEdge(caller: SpanHalf, callee: SpanHalf, rule: PairingRule): Edge
     // Either side may see the failure: the caller a timeout or proxy 503, the callee its own 500.
     error: caller.error || callee.error,
     latencyNanos: callee.durationNanos,
-    weight: maxWeight([caller, callee]),
+    // Halves of one trace normally share one sampling decision; a half without sampling data reads as
+    // weight 1 (Envoy's Zipkin spans carry no tracestate), so the side that does state a rate wins.
+    weight: Math.max(caller.weight, callee.weight),
     // The server side is the one that sees the peer's certificate.
     mtls: callee.mtls ?? caller.mtls,
     traceId: callee.traceId,
     timeUnixNano: callee.startTimeUnixNano,
-    halves: [halfKey(caller), halfKey(callee)],
+    halves: [index.key(callerPosition), index.key(calleePosition)],
     rule,
   };
 }
 
-function unpairedCaller(caller: SpanHalf): EdgeObservation {
-  return halfEdge(caller, caller.self, caller.peer ?? UNKNOWN_NODE, 'unpaired-caller');
+function unpairedCaller(index: HalfIndex, position: number): EdgeObservation {
+  const caller = index.all[position]!;
+  return halfEdge(index, position, caller.self, caller.peer ?? UNKNOWN_NODE, 'unpaired-caller');
 }
 
-function unpairedCallee(callee: SpanHalf): EdgeObservation {
-  return halfEdge(callee, callee.peer ?? UNKNOWN_NODE, callee.self, 'unpaired-callee');
+function unpairedCallee(index: HalfIndex, position: number): EdgeObservation {
+  const callee = index.all[position]!;
+  return halfEdge(index, position, callee.peer ?? UNKNOWN_NODE, callee.self, 'unpaired-callee');
 }
 
 /** An edge seen from one half only. */
-function halfEdge(half: SpanHalf, source: NodeRef, target: NodeRef, rule: PairingRule): EdgeObservation {
+function halfEdge(index: HalfIndex, position: number, source: NodeRef, target: NodeRef, rule: PairingRule): EdgeObservation {
+  const half = index.all[position]!;
   return {
     source,
     target,
@@ -252,24 +388,14 @@ function halfEdge(half: SpanHalf, source: NodeRef, target: NodeRef, rule: Pairin
     mtls: half.mtls,
     traceId: half.traceId,
     timeUnixNano: half.startTimeUnixNano,
-    halves: [halfKey(half)],
+    halves: [index.key(position)],
     rule,
   };
 }
 
-/**
- * Halves of one trace normally share one sampling decision; a half without sampling data reads as
- * weight 1 (Envoy's Zipkin spans carry no tracestate), so the side that does state a rate wins.
- */
-function maxWeight(halves: readonly SpanHalf[]): number {
-  return Math.max(...halves.map((half) => half.weight));
-}
-
 function compareEdges(a: EdgeObservation, b: EdgeObservation): number {
   if (a.timeUnixNano !== b.timeUnixNano) return a.timeUnixNano < b.timeUnixNano ? -1 : 1;
-  const keyA = `${a.halves.join(',')}|${a.rule}`;
-  const keyB = `${b.halves.join(',')}|${b.rule}`;
-  return keyA < keyB ? -1 : keyA > keyB ? 1 : 0;
+  return compareKeys(`${a.halves.join(',')}|${a.rule}`, `${b.halves.join(',')}|${b.rule}`);
 }
 
 export interface EdgeAggregate {

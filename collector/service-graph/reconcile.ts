@@ -32,20 +32,23 @@ export interface Leftover {
  * for its unpaired edge.
  */
 export function leftoversOf(halves: readonly SpanHalf[], edges: readonly EdgeObservation[]): Array<{ half: SpanHalf; emitted: EmittedRule }> {
-  const emitted = new Map<string, EmittedRule>();
+  // Runs for every closing trace: keys are built only for halves that may be kept.
+  let emitted: Map<string, EmittedRule> | undefined;
   for (const edge of edges) {
-    if (edge.rule === 'unpaired-caller' || edge.rule === 'unpaired-callee') emitted.set(edge.halves[0]!, edge.rule);
+    if (edge.rule === 'unpaired-caller' || edge.rule === 'unpaired-callee') (emitted ??= new Map()).set(edge.halves[0]!, edge.rule);
   }
-  const spanIds = new Set(halves.map((half) => half.spanId));
-  const kept = new Map<string, { half: SpanHalf; emitted: EmittedRule }>();
+  const spanIds = halves.length > 32 ? new Set(halves.map((half) => half.spanId)) : null;
+  const present = (spanId: string) => (spanIds !== null ? spanIds.has(spanId) : halves.some((half) => half.spanId === spanId));
+  let kept: Map<string, { half: SpanHalf; emitted: EmittedRule }> | undefined;
   for (const half of halves) {
+    const orphan = half.kind !== 'producer' && half.parentSpanId !== '' && !present(half.parentSpanId);
+    if (!orphan && emitted === undefined) continue;
     const key = halfKey(half);
-    if (kept.has(key)) continue;
-    const rule = emitted.get(key) ?? '';
-    const orphan = half.kind !== 'producer' && half.parentSpanId !== '' && !spanIds.has(half.parentSpanId);
-    if (rule !== '' || orphan) kept.set(key, { half, emitted: rule });
+    if (kept?.has(key)) continue;
+    const rule = emitted?.get(key) ?? '';
+    if (rule !== '' || orphan) (kept ??= new Map()).set(key, { half, emitted: rule });
   }
-  return [...kept.values()];
+  return kept === undefined ? [] : [...kept.values()];
 }
 
 export interface Correction {
