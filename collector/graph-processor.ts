@@ -1,5 +1,6 @@
 // The service-graph processor: stored spans → halves → in-memory pairing → per-minute edge rows,
-// written to `edges_1m` every flush interval. Pairing and folding are pure (collector/service-graph/);
+// written to `edges_1m` every flush interval; the spans a service served also become per-minute rows per
+// operation in `operations_1m`. Pairing and folding are pure (collector/service-graph/);
 // this file only keeps time and does the I/O. It sees spans only after they were stored and
 // acknowledged, so a span a sender retries is never counted twice.
 import type { FastifyBaseLogger } from 'fastify';
@@ -7,9 +8,11 @@ import type { CollectorMetrics } from './metrics.ts';
 import type { SpanRecord } from './model.ts';
 import { EdgeMinutes } from './service-graph/edge-rows.ts';
 import { toHalf } from './service-graph/halves.ts';
+import { OperationMinutes } from './service-graph/operation-rows.ts';
 import { type Closed, HalfPairer } from './service-graph/pairer.ts';
 import { encodeHalf } from './service-graph/reconcile.ts';
 import { EDGE_COLUMNS, LEFTOVER_COLUMNS } from './storage/schema.ts';
+import { OPERATION_COLUMNS } from './storage/schema.ts';
 import type { ClickHouseStore } from './storage/store.ts';
 
 export interface GraphOptions {
@@ -23,7 +26,7 @@ export interface GraphOptions {
 }
 
 interface PendingInsert {
-  table: 'edges_1m' | 'graph_halves';
+  table: 'edges_1m' | 'graph_halves' | 'operations_1m';
   columns: readonly string[];
   body: Buffer;
   rows: number;
@@ -35,6 +38,7 @@ const MAX_PENDING_INSERTS = 10;
 export class GraphProcessor {
   private readonly pairer: HalfPairer;
   private readonly minutes = new EdgeMinutes();
+  private readonly operations = new OperationMinutes();
   private readonly pending: PendingInsert[] = [];
   /** Leftover halves (JSONCompactEachRow lines for graph_halves) since the last flush. */
   private leftoverLines: string[] = [];
@@ -73,7 +77,10 @@ export class GraphProcessor {
     this.arrived = [];
     const now = Date.now();
     if (arrived.length > 0) {
-      const closed = this.pairer.add(arrived.flat().map(toHalf), now);
+      const spans = arrived.flat();
+      const halves = spans.map(toHalf);
+      for (let i = 0; i < spans.length; i++) this.operations.add(spans[i]!, halves[i]!, 'spans');
+      const closed = this.pairer.add(halves, now);
       if (closed.closedEarly > 0) this.metrics.graphClosedEarly.inc(closed.closedEarly);
       this.take(closed);
     }
@@ -115,6 +122,8 @@ export class GraphProcessor {
   private async write(): Promise<void> {
     const drained = this.minutes.drain();
     if (drained) this.pending.push({ table: 'edges_1m', columns: EDGE_COLUMNS, ...drained });
+    const operationRows = this.operations.drain();
+    if (operationRows) this.pending.push({ table: 'operations_1m', columns: OPERATION_COLUMNS, ...operationRows });
     if (this.leftoverLines.length > 0) {
       const lines = this.leftoverLines;
       this.leftoverLines = [];

@@ -1,5 +1,7 @@
-// Latency and RED over time for a service (the calls it served) or one edge, from the service graph's
-// per-minute rows: GET /api/v1/latency, /api/v1/latency/heatmap, /api/v1/red.
+// Latency and RED over time for a service (the calls it served), one operation of a service, or one
+// edge, from the service graph's per-minute rows (edges_1m; operations_1m for an operation):
+// GET /api/v1/latency, /api/v1/latency/heatmap, /api/v1/red; and a service's operations with their
+// figures: GET /api/v1/operations.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { DEFAULT_DISPLAY_BOUNDS_MS, LatencyHistogram } from '../collector/service-graph/histogram.ts';
@@ -29,14 +31,29 @@ interface SelectorQuery {
 
 const badRequest = (message: string) => Object.assign(new Error(message), { statusCode: 400 });
 
-/** The window and the WHERE clause over edges_1m for a selector. */
-function selection(q: SelectorQuery): { startMs: number; endMs: number; where: string } {
+/** The query window, and the WHERE clause over its minutes (edges_1m and operations_1m alike). */
+function timeWindow(q: { start?: string | undefined; end?: string | undefined }): { startMs: number; endMs: number; where: string[] } {
   const endMs = parseTime(q.end, 'end', Date.now());
   const startMs = parseTime(q.start, 'start', endMs - 15 * 60_000);
   if (startMs >= endMs) throw badRequest('start must be before end');
   const where = [`minute >= toStartOfMinute(toDateTime(${sqlInt(Math.floor(startMs / 1000))}))`, `minute <= toDateTime(${sqlInt(Math.floor(endMs / 1000))})`];
-  if (q.operation) throw badRequest('latency by operation is not available yet: select a service, or an edge with source and target');
-  if (q.service && !q.source && !q.target) {
+  return { startMs, endMs, where };
+}
+
+/** A service given by node id or by name (every version and namespace of that name), in operations_1m. */
+const servedBy = (service: string) => `(service_id = ${sqlString(service)} OR service_name = ${sqlString(service)})`;
+
+/** The window, the table and the WHERE clause for a selector. */
+function selection(q: SelectorQuery): { startMs: number; endMs: number; table: 'edges_1m' | 'operations_1m'; where: string } {
+  const { startMs, endMs, where } = timeWindow(q);
+  let table: 'edges_1m' | 'operations_1m' = 'edges_1m';
+  if (q.operation) {
+    // Operations are span names of what a service served: an edge has none.
+    if (!q.service) throw badRequest('operation needs service: an operation is a span name of the service that served it');
+    if (q.source || q.target) throw badRequest('select either service (+ operation), or source and target');
+    table = 'operations_1m';
+    where.push(servedBy(q.service), `operation = ${sqlString(q.operation)}`);
+  } else if (q.service && !q.source && !q.target) {
     // A service's latency is what its callers waited on it: the edges it served.
     where.push(`(target_id = ${sqlString(q.service)} OR target_name = ${sqlString(q.service)})`);
   } else if (q.source && q.target && !q.service) {
@@ -45,7 +62,7 @@ function selection(q: SelectorQuery): { startMs: number; endMs: number; where: s
     throw badRequest('select either service, or source and target (node ids as in /api/v1/service-graph)');
   }
   if (q.signal && q.signal !== 'all') where.push(`signal = ${sqlString(q.signal)}`);
-  return { startMs, endMs, where: where.join(' AND ') };
+  return { startMs, endMs, table, where: where.join(' AND ') };
 }
 
 /** Step in seconds: given (`30s`, `5m`, `1h`, or bare seconds), else about 60 points over the window. */
@@ -68,12 +85,12 @@ interface SlotRow {
 
 /** Rows per time slot, and every slot of the window (empty ones too, for charts). */
 async function slots(store: ClickHouseStore, q: SelectorQuery & { step?: string | undefined }) {
-  const { startMs, endMs, where } = selection(q);
+  const { startMs, endMs, table, where } = selection(q);
   const step = stepSeconds(q.step, startMs, endMs);
   const rows = await store.query<SlotRow>(
     `SELECT toString(toUnixTimestamp(toStartOfInterval(minute, INTERVAL ${sqlInt(step)} SECOND))) AS slot,
        sum(requests) AS requests, sum(errors) AS errors, sumMap(latency) AS latency
-     FROM edges_1m WHERE ${where} GROUP BY slot ORDER BY slot`,
+     FROM ${table} WHERE ${where} GROUP BY slot ORDER BY slot`,
   );
   const bySlot = new Map(rows.map((r) => [Number(r.slot) * 1000, r]));
   const first = Math.floor(startMs / 1000 / step) * step * 1000;
@@ -85,12 +102,69 @@ async function slots(store: ClickHouseStore, q: SelectorQuery & { step?: string 
 const histogramOf = (row: SlotRow | undefined) =>
   row ? LatencyHistogram.fromSparse({ indexes: row.latency[0], counts: row.latency[1] }) : new LatencyHistogram();
 
-const round = (n: number | null, digits = 3) => (n === null ? null : Math.round(n * 10 ** digits) / 10 ** digits);
+function round(n: number, digits?: number): number;
+function round(n: number | null, digits?: number): number | null;
+function round(n: number | null, digits = 3): number | null {
+  return n === null ? null : Math.round(n * 10 ** digits) / 10 ** digits;
+}
+
+/** One entry of GET /api/v1/operations. */
+export interface OperationSummary {
+  name: string;
+  requests: number;
+  errors: number;
+  /** Requests per second over the window. */
+  rps: number;
+  /** errors / requests, 0..1. */
+  errorRate: number;
+  p50Ms: number | null;
+  p95Ms: number | null;
+  p99Ms: number | null;
+}
+
+const OperationsQuery = Type.Object({
+  service: Type.String({ minLength: 1 }),
+  start: Type.Optional(Type.String()),
+  end: Type.Optional(Type.String()),
+  signal: Type.Optional(Type.Union(SIGNALS.map((s) => Type.Literal(s)))),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+});
+
+/** A service's operations over a window, busiest first (ties by name), at most `limit` of them. */
+async function readOperations(
+  store: ClickHouseStore,
+  q: { service: string; start?: string | undefined; end?: string | undefined; signal?: (typeof SIGNALS)[number] | undefined; limit?: number | undefined },
+): Promise<OperationSummary[]> {
+  const { startMs, endMs, where } = timeWindow(q);
+  where.push(servedBy(q.service));
+  if (q.signal && q.signal !== 'all') where.push(`signal = ${sqlString(q.signal)}`);
+  const rows = await store.query<{ operation: string; requests: number; errors: number; latency: [number[], number[]] }>(
+    `SELECT operation, sum(requests) AS requests, sum(errors) AS errors, sumMap(latency) AS latency
+     FROM operations_1m WHERE ${where.join(' AND ')}
+     GROUP BY operation ORDER BY requests DESC, operation LIMIT ${sqlInt(q.limit ?? 20)}`,
+  );
+  const seconds = Math.max(1, (endMs - startMs) / 1000);
+  return rows.map((r) => {
+    const requests = Number(r.requests);
+    const errors = Number(r.errors);
+    const histogram = LatencyHistogram.fromSparse({ indexes: r.latency[0], counts: r.latency[1] });
+    return {
+      name: r.operation,
+      requests: round(requests, 4),
+      errors: round(errors, 4),
+      rps: round(requests / seconds, 4),
+      errorRate: requests > 0 ? round(errors / requests, 4) : 0,
+      p50Ms: round(histogram.quantile(0.5)),
+      p95Ms: round(histogram.quantile(0.95)),
+      p99Ms: round(histogram.quantile(0.99)),
+    };
+  });
+}
 
 export const latencyApi: FastifyPluginAsyncTypebox<{ store: ClickHouseStore }> = async (app, { store }) => {
   app.get('/api/v1/latency', { schema: { querystring: Type.Object(Selector) } }, async (request) => {
-    const { where } = selection(request.query);
-    const [row] = await store.query<{ latency: [number[], number[]] }>(`SELECT sumMap(latency) AS latency FROM edges_1m WHERE ${where}`);
+    const { table, where } = selection(request.query);
+    const [row] = await store.query<{ latency: [number[], number[]] }>(`SELECT sumMap(latency) AS latency FROM ${table} WHERE ${where}`);
     const histogram = row ? LatencyHistogram.fromSparse({ indexes: row.latency[0], counts: row.latency[1] }) : new LatencyHistogram();
     return histogram.toLatencySummary();
   });
@@ -103,6 +177,10 @@ export const latencyApi: FastifyPluginAsyncTypebox<{ store: ClickHouseStore }> =
       counts: s.times.map((t) => histogramOf(s.row(t)).toApiBuckets().map((b) => b.count)),
     };
   });
+
+  app.get('/api/v1/operations', { schema: { querystring: OperationsQuery } }, async (request) => ({
+    operations: await readOperations(store, request.query),
+  }));
 
   app.get('/api/v1/red', { schema: { querystring: Type.Object(WithStep) } }, async (request) => {
     const s = await slots(store, request.query);

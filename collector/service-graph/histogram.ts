@@ -103,6 +103,89 @@ export interface SparseHistogram {
   counts: number[];
 }
 
+/**
+ * Quantiles (each 0 ≤ q ≤ 1, ascending) in ms of a histogram in storage form (as ClickHouse returns it), null
+ * when it is empty: the rule and the arithmetic of LatencyHistogram.quantile (nonzero counts summed in index
+ * order; the first bucket whose running count reaches q × total), in one pass and without building a
+ * LatencyHistogram — the service graph reads thousands of merged histograms per request. Counts may be negative
+ * in part (the storage pass takes counts back): only the running sum matters. Throws RangeError on indexes
+ * outside the scheme or not ascending.
+ */
+export function sparseQuantiles(histogram: SparseHistogram, qs: readonly number[]): Array<number | null> {
+  for (let j = 0; j < qs.length; j++) {
+    const q = qs[j]!;
+    if (!(q >= 0 && q <= 1)) throw new RangeError(`quantile ${q} is outside 0..1`);
+    if (j > 0 && !(q >= qs[j - 1]!)) throw new RangeError('quantiles must be ascending');
+  }
+  assertSparse(histogram);
+  const { indexes, counts } = histogram;
+  let total = 0;
+  for (let i = 0; i < counts.length; i++) {
+    const count = counts[i]!;
+    if (count !== 0) total += count;
+  }
+  if (!(total > 0)) return qs.map(() => null);
+  const values: number[] = [];
+  let cumulative = 0;
+  let lastNonEmpty = UNDERFLOW_INDEX;
+  for (let i = 0; i < indexes.length && values.length < qs.length; i++) {
+    const count = counts[i]!;
+    if (count === 0) continue;
+    cumulative += count;
+    lastNonEmpty = indexes[i]!;
+    while (values.length < qs.length && cumulative >= qs[values.length]! * total) values.push(REPRESENTATIVE_MS[lastNonEmpty]!);
+  }
+  // Only float rounding of fractional weights leaves the running count a hair below q × total at q = 1.
+  while (values.length < qs.length) values.push(REPRESENTATIVE_MS[lastNonEmpty]!);
+  return values;
+}
+
+// Scratch space for mergeSparse: one dense row of counts, and which of its buckets are in use.
+const MERGE_COUNTS = new Float64Array(BUCKET_COUNT);
+const MERGE_USED = new Uint8Array(BUCKET_COUNT);
+
+/**
+ * Histograms in storage form added bucket by bucket, in the order given (the sums LatencyHistogram.merge would
+ * make), in storage form again: indexes ascending. Buckets that add up to 0 are kept (with count 0).
+ */
+export function mergeSparse(histograms: readonly SparseHistogram[]): SparseHistogram {
+  for (const histogram of histograms) assertSparse(histogram);
+  let lowest = BUCKET_COUNT;
+  let highest = -1;
+  for (const { indexes, counts } of histograms) {
+    for (let i = 0; i < indexes.length; i++) {
+      const index = indexes[i]!;
+      MERGE_USED[index] = 1;
+      MERGE_COUNTS[index]! += counts[i]!;
+    }
+    if (indexes.length > 0) {
+      lowest = Math.min(lowest, indexes[0]!);
+      highest = Math.max(highest, indexes[indexes.length - 1]!);
+    }
+  }
+  // Reading the used range back in order sorts the indexes, and clears the scratch space for the next merge.
+  const merged: SparseHistogram = { indexes: [], counts: [] };
+  for (let index = lowest; index <= highest; index++) {
+    if (MERGE_USED[index] === 0) continue;
+    merged.indexes.push(index);
+    merged.counts.push(MERGE_COUNTS[index]!);
+    MERGE_USED[index] = 0;
+    MERGE_COUNTS[index] = 0;
+  }
+  return merged;
+}
+
+function assertSparse({ indexes, counts }: SparseHistogram): void {
+  if (indexes.length !== counts.length) throw new RangeError(`sparse histogram has ${indexes.length} indexes but ${counts.length} counts`);
+  let previous = -1;
+  for (const index of indexes) {
+    if (!Number.isInteger(index) || index <= previous || index >= BUCKET_COUNT) {
+      throw new RangeError(`sparse histogram index ${index} is outside 0..${BUCKET_COUNT - 1} or not ascending`);
+    }
+    previous = index;
+  }
+}
+
 /** One bucket of the contract's `/api/v1/latency` response: a per-bucket (not cumulative) count. */
 export interface ApiLatencyBucket {
   /** Upper bound in ms; null for the last bucket (+Inf). */

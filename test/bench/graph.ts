@@ -4,61 +4,132 @@
 //   --spans N      spans in the span table (default 10,000,000)
 //   --services N   services in the edge rows (default 1,000)
 //   --edges N      edges, each with traffic every minute of the last 24 h (default 5,000)
+//   --data DIR     keep the store in DIR; a DIR this bench filled before is reused as it is (no refill), with
+//                  the fill's time standing for "now", so a query can be changed and re-measured in seconds
+//   --skip-naive   skip the self-join over the span table (it takes most of a re-run's time)
 //
 // The graph's cost on ingest is measured by `npm run bench:ingest` (withServiceGraph).
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { startMeshlens, stopMeshlens, timed, worker } from './harness.ts';
+import { processStats, startMeshlens, stopMeshlens, timed, worker } from './harness.ts';
 
 const { values: opts } = parseArgs({
   options: {
     spans: { type: 'string', default: '10000000' },
     services: { type: 'string', default: '1000' },
     edges: { type: 'string', default: '5000' },
+    data: { type: 'string' },
+    'skip-naive': { type: 'boolean', default: false },
   },
 });
 const log = (message: string) => process.stderr.write(`[bench:graph] ${message}\n`);
 
-async function main(): Promise<void> {
-  const work = mkdtempSync(join(tmpdir(), 'meshlens-bench-graph-'));
-  const dir = join(work, 'data');
-  try {
-    log(`filling ${Number(opts.spans).toLocaleString()} spans and 24 h of per-minute rows for ${opts.edges} edges among ${opts.services} services`);
-    const spans = (await worker('fill', dir, opts.spans)) as { seconds: number };
-    const edgeRows = (await worker('fill-graph', dir, opts.services, opts.edges)) as { seconds: number; rows: Array<{ table: string; rows: string }> };
+/** What a filled store holds, written next to it so that `--data` can reuse it. */
+interface FilledStore {
+  spans: number;
+  services: number;
+  edges: number;
+  /** The fill's "now" (Unix ms): the edge rows cover the 24 h before it. */
+  nowMs: number;
+  fillSeconds: number;
+  edgeRows: Array<{ table: string; rows: string }>;
+}
 
-    log('naive self-join over the span table (1 h, then 24 h)');
-    const naive1h = (await worker('naive-graph', dir, '60')) as { edges: number; minMs: number; medianMs: number };
-    const naive24h = (await worker('naive-graph', dir, '1440')) as { edges: number; minMs: number; medianMs: number };
+async function fill(dir: string): Promise<FilledStore> {
+  const marker = join(dir, 'bench-graph-fill.json');
+  if (existsSync(marker)) {
+    const filled = JSON.parse(readFileSync(marker, 'utf8')) as FilledStore;
+    if (filled.spans === Number(opts.spans) && filled.services === Number(opts.services) && filled.edges === Number(opts.edges)) {
+      log(`reusing the store in ${dir}, filled at ${new Date(filled.nowMs).toISOString()}`);
+      return filled;
+    }
+    throw new Error(`${dir} holds another size (${filled.spans} spans, ${filled.services} services, ${filled.edges} edges): choose another --data`);
+  }
+  if (existsSync(dir) && readdirSync(dir).length > 0) throw new Error(`${dir} is not empty and was not filled by this bench (an interrupted fill?): choose another --data`);
+  log(`filling ${Number(opts.spans).toLocaleString()} spans and 24 h of per-minute rows for ${opts.edges} edges among ${opts.services} services`);
+  const nowMs = Date.now();
+  const spans = (await worker('fill', dir, opts.spans, String(nowMs))) as { seconds: number };
+  const edgeRows = (await worker('fill-graph', dir, opts.services, opts.edges, String(nowMs))) as { seconds: number; rows: Array<{ table: string; rows: string }> };
+  const filled: FilledStore = {
+    spans: Number(opts.spans),
+    services: Number(opts.services),
+    edges: Number(opts.edges),
+    nowMs,
+    fillSeconds: Math.round(spans.seconds + edgeRows.seconds),
+    edgeRows: edgeRows.rows,
+  };
+  writeFileSync(marker, JSON.stringify(filled));
+  return filled;
+}
+
+/**
+ * Times one request to each URL, in order (as `timed` does for one URL), and the CPU meshlens spent per
+ * request: on this shared 2-core machine wall times move with whatever else runs, CPU time much less.
+ */
+async function timedUrls(pid: number, urls: string[]): Promise<{ minMs: number; medianMs: number; p95Ms: number; cpuMsPerRequest: number }> {
+  const cpuBefore = processStats(pid).cpuSeconds;
+  const times: number[] = [];
+  for (const url of urls) {
+    const started = performance.now();
+    const response = await fetch(url);
+    await response.arrayBuffer();
+    if (!response.ok) throw new Error(`${url} answered ${response.status}`);
+    times.push(performance.now() - started);
+  }
+  times.sort((a, b) => a - b);
+  const cpuMsPerRequest = Math.round(((processStats(pid).cpuSeconds - cpuBefore) * 1000) / urls.length);
+  const at = (q: number) => Math.round(times[Math.min(times.length - 1, Math.floor(q * times.length))]! * 10) / 10;
+  return { minMs: at(0), medianMs: at(0.5), p95Ms: at(0.95), cpuMsPerRequest };
+}
+
+async function main(): Promise<void> {
+  const work = opts.data ? undefined : mkdtempSync(join(tmpdir(), 'meshlens-bench-graph-'));
+  const dir = opts.data ?? join(work!, 'data');
+  try {
+    const filled = await fill(dir);
+    const now = filled.nowMs;
+
+    type Naive = { edges: number; minMs: number; medianMs: number };
+    let naive1h: Naive | undefined;
+    let naive24h: Naive | undefined;
+    if (!opts['skip-naive']) {
+      log('naive self-join over the span table (1 h, then 24 h)');
+      naive1h = (await worker('naive-graph', dir, '60', String(now))) as Naive;
+      naive24h = (await worker('naive-graph', dir, '1440', String(now))) as Naive;
+    }
 
     log('meshlens API');
     const m = await startMeshlens(dir);
     const base = `http://127.0.0.1:${m.queryPort}`;
-    const now = Date.now();
-    await timed(`${base}/api/v1/service-graph?start=${now - 3_600_000}`, 2); // warm-up
-    const graph1h = await timed(`${base}/api/v1/service-graph?start=${now - 3_600_000}&end=${now}`, 10);
-    const graph24h = await timed(`${base}/api/v1/service-graph?start=${now - 86_400_000}&end=${now}`, 10);
-    const one = (await (await fetch(`${base}/api/v1/service-graph?start=${now - 3_600_000}&end=${now}`)).json()) as { nodes: unknown[]; edges: Array<{ source: string; target: string }> };
+    // Which rows a window reads depends on where it falls against the clock (whole hours from edges_1h, whole
+    // ten-minute blocks from edges_10m, the other minutes from edges_1m), so the ten runs end at ten
+    // consecutive minutes (and a second apart): every position within ten minutes.
+    const ends = Array.from({ length: 10 }, (_, i) => now - 10 * 60_000 - i * 61_000);
+    const graph = (hours: number) => ends.map((end) => `${base}/api/v1/service-graph?start=${end - hours * 3_600_000}&end=${end}`);
+    await timedUrls(m.child.pid!, graph(1).slice(0, 2)); // warm-up
+    const graph1h = await timedUrls(m.child.pid!, graph(1));
+    const graph24h = await timedUrls(m.child.pid!, graph(24));
+    const one = (await (await fetch(graph(1)[0]!)).json()) as { nodes: unknown[]; edges: Array<{ source: string; target: string }> };
     const edge = one.edges[0]!;
-    const latency1h = await timed(`${base}/api/v1/latency?start=${now - 3_600_000}&end=${now}&source=${encodeURIComponent(edge.source)}&target=${encodeURIComponent(edge.target)}`, 10);
+    const latency1h = await timed(`${base}/api/v1/latency?start=${ends[0]! - 3_600_000}&end=${ends[0]!}&source=${encodeURIComponent(edge.source)}&target=${encodeURIComponent(edge.target)}`, 10);
     await stopMeshlens(m);
 
     console.log(
       JSON.stringify(
         {
-          store: { spans: Number(opts.spans), services: Number(opts.services), edges: Number(opts.edges), fillSeconds: Math.round(spans.seconds + edgeRows.seconds), edgeRows: edgeRows.rows },
+          store: { spans: filled.spans, services: filled.services, edges: filled.edges, fillSeconds: filled.fillSeconds, edgeRows: filled.edgeRows },
           graphFromRollup: { window1h: { ...graph1h, nodes: one.nodes.length, edges: one.edges.length }, window24h: graph24h },
           latencyOneEdge1h: latency1h,
-          naiveSelfJoinOverSpans: { window1h: naive1h, window24h: naive24h },
+          ...(naive1h && naive24h ? { naiveSelfJoinOverSpans: { window1h: naive1h, window24h: naive24h } } : {}),
         },
         null,
         2,
       ),
     );
   } finally {
-    rmSync(work, { recursive: true, force: true });
+    if (work) rmSync(work, { recursive: true, force: true });
   }
 }
 
