@@ -17,7 +17,7 @@ export interface RunningMeshlens {
   metrics: CollectorMetrics;
   collector?: Collector;
   query?: FastifyInstance;
-  ports: { otlpGrpc?: number; otlpHttp?: number; query?: number };
+  ports: { otlpGrpc?: number; otlpHttp?: number; zipkin?: number; query?: number };
   /** Stops taking data, writes everything taken, closes storage. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -60,6 +60,7 @@ export async function startMeshlens(command: Command, config: MeshlensConfig, lo
       await running.collector.start();
       running.ports.otlpGrpc = running.collector.grpc.port;
       running.ports.otlpHttp = running.collector.http.port;
+      running.ports.zipkin = running.collector.zipkin.port;
     }
     // A collector-only process still answers /healthz, /readyz and /metrics on the query port.
     running.query = createQueryServer({ store, registry: metrics.registry, log, isReady: () => ready, traceApis: command !== 'collector' });
@@ -74,7 +75,7 @@ export async function startMeshlens(command: Command, config: MeshlensConfig, lo
   }
   ready = true;
   log.info(
-    { otlpGrpc: running.ports.otlpGrpc, otlpHttp: running.ports.otlpHttp, query: running.ports.query },
+    { otlpGrpc: running.ports.otlpGrpc, otlpHttp: running.ports.otlpHttp, zipkin: running.ports.zipkin, query: running.ports.query },
     `meshlens ${command} ready`,
   );
   return running;

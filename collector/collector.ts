@@ -7,15 +7,19 @@ import type { MeshlensConfig } from './config.ts';
 import { GraphProcessor } from './graph-processor.ts';
 import { GraphReconciler } from './graph-reconciler.ts';
 import type { CollectorMetrics } from './metrics.ts';
-import { OtlpGrpcReceiver } from './receivers/otlp-grpc.ts';
+import { GrpcServer } from './receivers/grpc-server.ts';
+import { registerOtlpTraces } from './receivers/otlp-grpc.ts';
 import { OtlpHttpReceiver } from './receivers/otlp-http.ts';
+import { ZipkinHttpReceiver } from './receivers/zipkin-http.ts';
 import { SpanExporter } from './span-exporter.ts';
 import type { ClickHouseStore } from './storage/store.ts';
 import { TraceIntake } from './trace-intake.ts';
 
 export class Collector {
-  readonly grpc: OtlpGrpcReceiver;
+  /** The gRPC endpoint (4317): OTLP and Envoy's services. */
+  readonly grpc: GrpcServer;
   readonly http: OtlpHttpReceiver;
+  readonly zipkin: ZipkinHttpReceiver;
   private readonly exporter: SpanExporter;
   readonly graph: GraphProcessor | undefined;
   readonly reconciler: GraphReconciler | undefined;
@@ -36,8 +40,10 @@ export class Collector {
     const intake = new TraceIntake(this.exporter, metrics, this.graph);
     const { host } = config.server;
     const maxBodyBytes = config.limits.maxBodyBytes;
-    this.grpc = new OtlpGrpcReceiver(intake, metrics, log, { host, port: config.server.otlp_grpc_port, maxBodyBytes, limits: config.limits });
+    this.grpc = new GrpcServer(metrics, { host, port: config.server.otlp_grpc_port, maxBodyBytes });
+    registerOtlpTraces(this.grpc, intake, metrics, log, config.limits);
     this.http = new OtlpHttpReceiver(intake, metrics, log, { host, port: config.server.otlp_http_port, maxBodyBytes, limits: config.limits });
+    this.zipkin = new ZipkinHttpReceiver(intake, metrics, log, { host, port: config.server.zipkin_port, maxBodyBytes, limits: config.limits });
   }
 
   async start(): Promise<void> {
@@ -45,11 +51,12 @@ export class Collector {
     this.reconciler?.start();
     await this.grpc.start();
     await this.http.start();
+    await this.zipkin.start();
   }
 
   /** Stops taking data, waits for requests in progress, and writes everything acknowledged or pending. */
   async stop(): Promise<void> {
-    await Promise.all([this.grpc.stop(), this.http.stop()]);
+    await Promise.all([this.grpc.stop(), this.http.stop(), this.zipkin.stop()]);
     await this.exporter.close();
     await this.graph?.stop();
     await this.reconciler?.stop();

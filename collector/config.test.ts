@@ -34,7 +34,7 @@ function assertRefused(load: () => unknown, expected: RegExp): void {
 describe('loadConfig defaults', () => {
   it('needs no file and gives the documented defaults', () => {
     const config = loadConfig({ env: {} });
-    assert.deepEqual(config.server, { host: '0.0.0.0', otlp_grpc_port: 4317, otlp_http_port: 4318, query_port: 16686 });
+    assert.deepEqual(config.server, { host: '0.0.0.0', otlp_grpc_port: 4317, otlp_http_port: 4318, zipkin_port: 9411, query_port: 16686 });
     assert.equal(config.storage.retentionDays, 7);
     assert.equal(config.storage.dataDir, './data');
     assert.equal(config.storage.clickhouse.url, '');
@@ -95,7 +95,7 @@ describe('loadConfig from a YAML file', () => {
   it('treats a section whose keys are all commented out as not set', () => {
     const file = yamlFile('server:\n  # query_port: 1\nstorage:\n  clickhouse:\n    # url: http://x\n  retention: 2d\n');
     const config = loadConfig({ file, env: { MESHLENS_SERVER_HOST: '127.0.0.1' } });
-    assert.deepEqual(config.server, { host: '127.0.0.1', otlp_grpc_port: 4317, otlp_http_port: 4318, query_port: 16686 });
+    assert.deepEqual(config.server, { host: '127.0.0.1', otlp_grpc_port: 4317, otlp_http_port: 4318, zipkin_port: 9411, query_port: 16686 });
     assert.equal(config.storage.clickhouse.url, '');
     assert.equal(config.storage.retentionDays, 2);
   });

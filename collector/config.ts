@@ -22,6 +22,7 @@ export const ConfigSchema = Section({
     host: Type.String({ default: '0.0.0.0', description: 'address every listener binds to' }),
     otlp_grpc_port: Port(4317, 'OTLP gRPC (TraceService/Export)'),
     otlp_http_port: Port(4318, 'OTLP HTTP (POST /v1/traces)'),
+    zipkin_port: Port(9411, 'Zipkin HTTP (POST /api/v2/spans JSON or proto3, /api/v1/spans JSON)'),
     query_port: Port(16686, 'query API, Jaeger-compatible API, /metrics, /healthz'),
   }),
   storage: Section({
@@ -100,6 +101,7 @@ export const FLAGS: Record<string, string> = {
   '--query-port': 'server.query_port',
   '--otlp-grpc-port': 'server.otlp_grpc_port',
   '--otlp-http-port': 'server.otlp_http_port',
+  '--zipkin-port': 'server.zipkin_port',
   '--log-level': 'log.level',
 };
 

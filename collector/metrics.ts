@@ -2,7 +2,7 @@
 // tests that start several instances in one process keep their counts apart.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
-export type Receiver = 'otlp-grpc' | 'otlp-http';
+export type Receiver = 'otlp-grpc' | 'otlp-http' | 'zipkin';
 
 export class CollectorMetrics {
   readonly registry = new Registry();

@@ -94,6 +94,12 @@ export class TraceBuilder {
     };
   }
 
+  /** Counts one span as refused; the first one's reason (a single line) becomes errorMessage. */
+  reject(reason: string): void {
+    if (this.result.rejected === 0) this.result.errorMessage = reason;
+    this.result.rejected++;
+  }
+
   /** Validates a span and keeps it, or counts it as rejected with the first reason seen. */
   addSpan(f: SpanFields, resource: Resource, scope: InstrumentationScope): void {
     const problem =
@@ -109,8 +115,7 @@ export class TraceBuilder {
                 ? 'a start_time_unix_nano past the year 2262 (storage keeps signed 64-bit nanoseconds)'
               : undefined;
     if (problem) {
-      if (this.result.rejected === 0) this.result.errorMessage = `span "${f.name.slice(0, 100)}" has ${problem}`;
-      this.result.rejected++;
+      this.reject(`span "${f.name.slice(0, 100)}" has ${problem}`);
       return;
     }
     // The reader's object becomes the record (no copy on this per-span path).

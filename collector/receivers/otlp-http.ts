@@ -1,8 +1,6 @@
 // OTLP over HTTP on 4318: POST /v1/traces with a protobuf or JSON body, optionally gzip-compressed.
 // Replies follow OTLP/HTTP: 200 with an ExportTraceServiceResponse (partial success when some spans
 // were rejected) in the request's encoding; errors carry a google.rpc.Status in the same encoding.
-import { createGunzip, createInflate } from 'node:zlib';
-import type { Readable } from 'node:stream';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import { OverloadError, ShuttingDownError } from '../batcher.ts';
 import type { CollectorMetrics } from '../metrics.ts';
@@ -11,6 +9,7 @@ import { convertTraceJson } from '../otlp/traces-json.ts';
 import { convertTraceProto } from '../otlp/traces-proto.ts';
 import { BadRequestError, type TraceLimits, encodeTraceResponseProto, traceResponseJson } from '../otlp/traces.ts';
 import type { TraceIntake } from '../trace-intake.ts';
+import { bodyProblem, decompressBody, firstLine } from './http-body.ts';
 
 export interface HttpReceiverOptions {
   host: string;
@@ -32,7 +31,7 @@ export class OtlpHttpReceiver {
     private readonly options: HttpReceiverOptions,
   ) {
     this.app = Fastify({ loggerInstance: log, bodyLimit: options.maxBodyBytes, logController: new LogController({ disableRequestLogging: true }) });
-    this.app.addHook('preParsing', async (request, _reply, payload) => decompress(request.headers['content-encoding'], payload));
+    this.app.addHook('preParsing', async (request, _reply, payload) => decompressBody(request.headers['content-encoding'], payload));
     this.app.removeAllContentTypeParsers();
     this.app.addContentTypeParser(PROTOBUF, { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
     this.app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => done(null, body));
@@ -42,18 +41,7 @@ export class OtlpHttpReceiver {
     this.app.setErrorHandler((error, request, reply) => {
       // Media types are case-insensitive (fastify parsed "Application/X-Protobuf" as protobuf).
       const json = !String(request.headers['content-type'] ?? '').toLowerCase().startsWith(PROTOBUF);
-      if (error instanceof BadRequestError) return this.fail(reply, json, error);
-      const fastifyError = error as { statusCode?: number; code?: string; message?: string };
-      if (fastifyError.code?.startsWith('Z_')) {
-        return this.fail(reply, json, new BadRequestError(`body is not valid ${String(request.headers['content-encoding'])}: ${fastifyError.message}`, 'decode'));
-      }
-      if (fastifyError.code === 'FST_ERR_CTP_BODY_TOO_LARGE' || fastifyError.statusCode === 413) {
-        return this.fail(reply, json, new BadRequestError(`request body over limits.max_body_bytes (${this.options.maxBodyBytes} bytes after decompression)`, 'too_large'));
-      }
-      if (fastifyError.statusCode !== undefined && fastifyError.statusCode < 500) {
-        return this.fail(reply, json, new BadRequestError(firstLine(fastifyError.message ?? 'bad request'), 'decode'));
-      }
-      return this.fail(reply, json, error);
+      return this.fail(reply, json, bodyProblem(error, request.headers['content-encoding'], this.options.maxBodyBytes) ?? error);
     });
     this.app.post('/v1/traces', async (request, reply) => {
       const json = typeof request.body === 'string';
@@ -104,30 +92,4 @@ export class OtlpHttpReceiver {
   async stop(): Promise<void> {
     await this.app.close();
   }
-}
-
-/**
- * Inflates gzip/deflate bodies. fastify checks Content-Length against the bytes read from the stream
- * we return, which are the inflated ones; `receivedEncodedLength` tells it the raw count instead,
- * while `bodyLimit` still caps the inflated size.
- */
-function decompress(encoding: string | string[] | undefined, payload: Readable): Readable {
-  const name = String(encoding ?? 'identity').toLowerCase();
-  if (name === 'identity') return payload;
-  if (name !== 'gzip' && name !== 'deflate') {
-    throw new BadRequestError(`unsupported content-encoding "${name}"; send gzip or none`, 'decode');
-  }
-  const inflate = name === 'gzip' ? createGunzip() : createInflate();
-  const counted = inflate as typeof inflate & { receivedEncodedLength: number };
-  counted.receivedEncodedLength = 0;
-  payload.on('data', (chunk: Buffer) => {
-    counted.receivedEncodedLength += chunk.length;
-  });
-  payload.on('error', (error) => inflate.destroy(error));
-  payload.pipe(inflate);
-  return inflate;
-}
-
-function firstLine(text: string): string {
-  return text.split('\n')[0] ?? '';
 }

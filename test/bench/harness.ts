@@ -43,6 +43,7 @@ export async function startMeshlens(dataDir: string, options: { graph?: boolean;
       MESHLENS_SERVER_OTLP_GRPC_PORT: String(grpcPort),
       MESHLENS_SERVER_OTLP_HTTP_PORT: String(httpPort),
       MESHLENS_SERVER_QUERY_PORT: String(queryPort),
+      MESHLENS_SERVER_ZIPKIN_PORT: '0',
       MESHLENS_LOG_LEVEL: 'warn',
       MESHLENS_GRAPH_ENABLED: String(graph),
     },

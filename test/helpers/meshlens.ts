@@ -14,6 +14,8 @@ export interface TestMeshlens {
   queryUrl: string;
   /** http://127.0.0.1:<otlp http port> */
   otlpHttpUrl: string;
+  /** http://127.0.0.1:<zipkin port>: POST /api/v2/spans, /api/v1/spans */
+  zipkinUrl: string;
   /** 127.0.0.1:<otlp grpc port> */
   otlpGrpcAddress: string;
   /** Stops meshlens (flushing) and keeps the data directory. */
@@ -37,6 +39,7 @@ export async function startTestMeshlens(
       'server.host': '127.0.0.1',
       'server.otlp_grpc_port': '0',
       'server.otlp_http_port': '0',
+      'server.zipkin_port': '0',
       'server.query_port': '0',
       'storage.data_dir': dataDir,
       'log.level': process.env.MESHLENS_TEST_LOG_LEVEL ?? 'warn',
@@ -50,6 +53,7 @@ export async function startTestMeshlens(
     dataDir,
     queryUrl: `http://127.0.0.1:${running.ports.query}`,
     otlpHttpUrl: `http://127.0.0.1:${running.ports.otlpHttp}`,
+    zipkinUrl: `http://127.0.0.1:${running.ports.zipkin}`,
     otlpGrpcAddress: `127.0.0.1:${running.ports.otlpGrpc}`,
     stop: () => running.stop(),
     destroy: async () => {

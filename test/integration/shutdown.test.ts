@@ -48,6 +48,7 @@ class MeshlensProcess {
       MESHLENS_SERVER_QUERY_PORT: String(ports.query),
       MESHLENS_SERVER_OTLP_HTTP_PORT: String(ports.otlpHttp),
       MESHLENS_SERVER_OTLP_GRPC_PORT: String(ports.otlpGrpc),
+      MESHLENS_SERVER_ZIPKIN_PORT: '0',
       // info, to see when shutdown begins and whether migrations ran; meshlens logs no per-request lines.
       MESHLENS_LOG_LEVEL: 'info',
       // Requests wait up to half a second for their batch, so SIGTERM finds some waiting.
