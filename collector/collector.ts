@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { FastifyBaseLogger } from 'fastify';
 import type { MeshlensConfig } from './config.ts';
+import { EdgeSink } from './edge-sink.ts';
 import { GraphProcessor } from './graph-processor.ts';
 import { GraphReconciler } from './graph-reconciler.ts';
 import type { CollectorMetrics } from './metrics.ts';
@@ -23,6 +24,8 @@ export class Collector {
   private readonly exporter: SpanExporter;
   readonly graph: GraphProcessor | undefined;
   readonly reconciler: GraphReconciler | undefined;
+  /** Edge rows from signals that are not spans (Envoy, metrics, logs). */
+  readonly edges: EdgeSink;
 
   constructor(store: ClickHouseStore, config: MeshlensConfig, metrics: CollectorMetrics, log: FastifyBaseLogger) {
     this.exporter = new SpanExporter(store, metrics, {
@@ -37,6 +40,7 @@ export class Collector {
       config.graph.enabled && config.graph.lateWindowMs > 0
         ? new GraphReconciler(store, metrics, log, { intervalMs: config.graph.reconcileIntervalMs, lateWindowMs: config.graph.lateWindowMs, runnerId: processId })
         : undefined;
+    this.edges = new EdgeSink(store, metrics, log, config.graph.flushIntervalMs);
     const intake = new TraceIntake(this.exporter, metrics, this.graph);
     const { host } = config.server;
     const maxBodyBytes = config.limits.maxBodyBytes;
@@ -49,6 +53,7 @@ export class Collector {
   async start(): Promise<void> {
     this.graph?.start();
     this.reconciler?.start();
+    this.edges.start();
     await this.grpc.start();
     await this.http.start();
     await this.zipkin.start();
@@ -59,6 +64,7 @@ export class Collector {
     await Promise.all([this.grpc.stop(), this.http.stop(), this.zipkin.stop()]);
     await this.exporter.close();
     await this.graph?.stop();
+    await this.edges.stop();
     await this.reconciler?.stop();
   }
 }

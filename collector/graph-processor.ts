@@ -11,8 +11,8 @@ import { toHalf } from './service-graph/halves.ts';
 import { OperationMinutes } from './service-graph/operation-rows.ts';
 import { type Closed, HalfPairer } from './service-graph/pairer.ts';
 import { encodeHalf } from './service-graph/reconcile.ts';
-import { EDGE_COLUMNS, LEFTOVER_COLUMNS } from './storage/schema.ts';
-import { OPERATION_COLUMNS } from './storage/schema.ts';
+import { RowWriter } from './row-writer.ts';
+import { EDGE_COLUMNS, LEFTOVER_COLUMNS, OPERATION_COLUMNS } from './storage/schema.ts';
 import type { ClickHouseStore } from './storage/store.ts';
 
 export interface GraphOptions {
@@ -25,21 +25,11 @@ export interface GraphOptions {
   processId: string;
 }
 
-interface PendingInsert {
-  table: 'edges_1m' | 'graph_halves' | 'operations_1m';
-  columns: readonly string[];
-  body: Buffer;
-  rows: number;
-}
-
-/** Encoded rows that failed to insert are retried at the next flush; past this many, the oldest go. */
-const MAX_PENDING_INSERTS = 10;
-
 export class GraphProcessor {
   private readonly pairer: HalfPairer;
   private readonly minutes = new EdgeMinutes();
   private readonly operations = new OperationMinutes();
-  private readonly pending: PendingInsert[] = [];
+  private readonly writer: RowWriter;
   /** Leftover halves (JSONCompactEachRow lines for graph_halves) since the last flush. */
   private leftoverLines: string[] = [];
   private closeSequence = 0;
@@ -48,7 +38,6 @@ export class GraphProcessor {
   private arrived: SpanRecord[][] = [];
   private expireTimer: NodeJS.Timeout | undefined;
   private flushTimer: NodeJS.Timeout | undefined;
-  private flushing: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly store: ClickHouseStore,
@@ -57,6 +46,7 @@ export class GraphProcessor {
     private readonly options: GraphOptions,
   ) {
     this.pairer = new HalfPairer({ waitMs: options.waitMs, maxHalves: options.maxHalves });
+    this.writer = new RowWriter(store, metrics, log);
   }
 
   start(): void {
@@ -89,11 +79,16 @@ export class GraphProcessor {
 
   /** Writes every complete row so far; resolves when written (or failed and kept for a retry). */
   flush(): Promise<void> {
-    // Chained so two flushes never write the same rows at once; a failure must not break the chain.
-    this.flushing = this.flushing
-      .then(() => this.write())
-      .catch((error: unknown) => this.log.error({ err: error }, 'writing edge rows failed'));
-    return this.flushing;
+    const edges = this.minutes.drain();
+    if (edges) this.writer.enqueue({ table: 'edges_1m', columns: EDGE_COLUMNS, ...edges });
+    const operations = this.operations.drain();
+    if (operations) this.writer.enqueue({ table: 'operations_1m', columns: OPERATION_COLUMNS, ...operations });
+    if (this.leftoverLines.length > 0) {
+      const lines = this.leftoverLines;
+      this.leftoverLines = [];
+      this.writer.enqueue({ table: 'graph_halves', columns: LEFTOVER_COLUMNS, body: Buffer.from(lines.join('\n') + '\n'), rows: lines.length });
+    }
+    return this.writer.write();
   }
 
   /** Closes every waiting trace and writes the rows: nothing counted in memory is lost on a clean stop. */
@@ -116,38 +111,6 @@ export class GraphProcessor {
       const closedBy = `${this.options.processId}:${++this.closeSequence}`;
       for (const { half, emitted } of leftovers) this.leftoverLines.push(JSON.stringify([half.traceId, encodeHalf(half), emitted, closedBy]));
       this.metrics.graphLeftovers.inc(leftovers.length);
-    }
-  }
-
-  private async write(): Promise<void> {
-    const drained = this.minutes.drain();
-    if (drained) this.pending.push({ table: 'edges_1m', columns: EDGE_COLUMNS, ...drained });
-    const operationRows = this.operations.drain();
-    if (operationRows) this.pending.push({ table: 'operations_1m', columns: OPERATION_COLUMNS, ...operationRows });
-    if (this.leftoverLines.length > 0) {
-      const lines = this.leftoverLines;
-      this.leftoverLines = [];
-      this.pending.push({ table: 'graph_halves', columns: LEFTOVER_COLUMNS, body: Buffer.from(lines.join('\n') + '\n'), rows: lines.length });
-    }
-    while (this.pending.length > MAX_PENDING_INSERTS) {
-      const dropped = this.pending.shift()!;
-      this.metrics.insertFailures.inc({ table: dropped.table });
-      this.log.error({ table: dropped.table, rows: dropped.rows }, 'service-graph rows dropped after repeated insert failures');
-    }
-    while (this.pending.length > 0) {
-      const next = this.pending[0]!;
-      const stop = this.metrics.insertSeconds.startTimer({ table: next.table });
-      try {
-        await this.store.insert(next.table, next.columns, next.body);
-      } catch (error) {
-        this.metrics.insertFailures.inc({ table: next.table });
-        this.log.warn({ err: error, table: next.table }, 'service-graph rows not written; retrying at the next flush');
-        return;
-      } finally {
-        stop();
-      }
-      this.metrics.batchRows.observe({ table: next.table }, next.rows);
-      this.pending.shift();
     }
   }
 }

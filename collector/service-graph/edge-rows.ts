@@ -5,8 +5,30 @@ import { LatencyHistogram } from './histogram.ts';
 import { MinuteClock } from './minute-clock.ts';
 import type { EdgeObservation } from './pairing.ts';
 
-/** Signals that write edge rows; later receivers (StatsD, Prometheus, Envoy) add theirs. */
-export type Signal = 'spans';
+/** What an edge row was derived from: the `signal` column, so the graph can be asked per signal. */
+export type Signal = 'spans' | 'envoy-als' | 'envoy-metrics' | 'otlp-metrics' | 'otlp-logs' | 'statsd' | 'prometheus';
+
+/** One call as any signal saw it: a paired span edge, an access-log entry, … */
+export type EdgeSample = Pick<EdgeObservation, 'source' | 'target' | 'protocol' | 'error' | 'latencyNanos' | 'weight' | 'mtls' | 'traceId' | 'timeUnixNano'>;
+
+/**
+ * Calls counted rather than seen one by one (a counter's increase over an interval, a histogram's
+ * bucket increases): metrics-derived signals add these.
+ */
+export interface EdgeIncrement {
+  /** Any time inside the minute the increase belongs to. */
+  timeUnixNano: bigint;
+  source: NodeRef;
+  target: NodeRef;
+  protocol: Protocol;
+  requests: number;
+  errors: number;
+  /** Requests known to have been mTLS / plaintext. */
+  mtlsYes: number;
+  mtlsNo: number;
+  /** The increase's latencies, when the signal has them. */
+  latency: LatencyHistogram | null;
+}
 
 
 const EXEMPLARS_PER_ROW = 5;
@@ -42,7 +64,7 @@ export class EdgeMinutes {
     return this.rows.length;
   }
 
-  add(observations: readonly EdgeObservation[], signal: Signal): void {
+  add(observations: readonly EdgeSample[], signal: Signal): void {
     for (const o of observations) {
       const row = this.rowFor(o, signal);
       if (NODE_KIND_RANK[o.source.kind] < NODE_KIND_RANK[row.source.kind]) row.source = o.source;
@@ -53,6 +75,19 @@ export class EdgeMinutes {
       else if (o.mtls === false) row.mtlsNo += o.weight;
       row.latency.addNs(o.latencyNanos, o.weight);
       if (row.exemplars.length < EXEMPLARS_PER_ROW && !row.exemplars.includes(o.traceId)) row.exemplars.push(o.traceId);
+    }
+  }
+
+  addIncrements(increments: readonly EdgeIncrement[], signal: Signal): void {
+    for (const inc of increments) {
+      const row = this.rowFor(inc, signal);
+      if (NODE_KIND_RANK[inc.source.kind] < NODE_KIND_RANK[row.source.kind]) row.source = inc.source;
+      if (NODE_KIND_RANK[inc.target.kind] < NODE_KIND_RANK[row.target.kind]) row.target = inc.target;
+      row.requests += inc.requests;
+      row.errors += inc.errors;
+      row.mtlsYes += inc.mtlsYes;
+      row.mtlsNo += inc.mtlsNo;
+      if (inc.latency !== null) row.latency.merge(inc.latency);
     }
   }
 
@@ -72,7 +107,7 @@ export class EdgeMinutes {
     }
   }
 
-  private rowFor(o: EdgeObservation, signal: Signal): MinuteRow {
+  private rowFor(o: Pick<EdgeSample, 'timeUnixNano' | 'source' | 'target' | 'protocol'>, signal: Signal): MinuteRow {
     const minute = this.clock.minuteOf(o.timeUnixNano);
     const sourceId = nodeId(o.source);
     const targetId = nodeId(o.target);
