@@ -6,6 +6,17 @@ import { NODE_KIND_BY_RANK } from '../collector/service-graph/halves.ts';
 import { type SparseHistogram, mergeSparse, sparseQuantiles } from '../collector/service-graph/histogram.ts';
 import { type ClickHouseStore, sqlInt, sqlString } from '../collector/storage/store.ts';
 
+/**
+ * Which signal an edge's counts and latencies come from when several describe it, most complete first:
+ * access logs see every request with its exact duration; the mesh's counters see every request, latency
+ * in buckets; spans are usually sampled (weighted, so an estimate).
+ */
+export const SIGNAL_PREFERENCE = ['envoy-als', 'otlp-logs', 'envoy-metrics', 'prometheus', 'otlp-metrics', 'statsd', 'spans'];
+export const preference = (signal: string) => {
+  const rank = SIGNAL_PREFERENCE.indexOf(signal);
+  return rank === -1 ? SIGNAL_PREFERENCE.length : rank;
+};
+
 export const SIGNALS = ['spans', 'envoy-als', 'envoy-metrics', 'statsd', 'prometheus', 'otlp-metrics', 'otlp-logs', 'all'] as const;
 
 /**
@@ -160,7 +171,7 @@ function windowRows(startMs: number, endMs: number, tenMinutesCompleteFrom?: num
 
 const EDGE_ROW_COLUMNS = 'source_id, target_id, protocol, signal, source_kind, target_kind, requests, errors, mtls_yes, mtls_no, latency';
 
-/** The query behind the graph: one row per caller, callee and protocol over the window, in that order. */
+/** The query behind the graph: one row per caller, callee, protocol and signal over the window, in that order. */
 function graphSql(rows: WindowRows, signal: GraphQuery['signal'], settings = ''): string {
   const signalFilter = signal === 'all' ? '' : ` AND signal = ${sqlString(signal)}`;
   const parts: string[] = [];
@@ -174,17 +185,17 @@ function graphSql(rows: WindowRows, signal: GraphQuery['signal'], settings = '')
       arrayFilter((index, last) -> last, indexes, bucket_ends),
       arrayPopFront(arrayDifference(arrayPushFront(arrayFilter((running, last) -> last, running_counts, bucket_ends), 0)))) AS edge
     FROM (
-      SELECT source_id, target_id, protocol, groupUniqArray(signal) AS signals,
+      SELECT source_id, target_id, protocol, [signal] AS signals,
         min(source_kind) AS source_kind, min(target_kind) AS target_kind,
         sum(requests) AS requests, sum(errors) AS errors, sum(mtls_yes) AS mtls_yes, sum(mtls_no) AS mtls_no,
         groupArrayArray(latency.1) AS all_indexes, groupArrayArray(latency.2) AS all_counts,
         arraySort(all_indexes) AS indexes, arrayCumSum(arraySort((count, index) -> index, all_counts, all_indexes)) AS running_counts,
         arrayMap((index, next) -> index != next, indexes, arrayResize(arrayPopFront(indexes), length(indexes), 65535)) AS bucket_ends
       FROM (${parts.join(' UNION ALL ')})
-      GROUP BY source_id, target_id, protocol
+      GROUP BY source_id, target_id, protocol, signal
       -- The storage pass takes back guesses it has paired (negative rows): what nets to nothing is no edge.
       HAVING requests > 1e-6
-    ) ORDER BY source_id, target_id, protocol${settings}`;
+    ) ORDER BY source_id, target_id, protocol, signals${settings}`;
 }
 
 /**
@@ -250,31 +261,43 @@ export async function readServiceGraph(store: ClickHouseStore, q: GraphQuery): P
     return entry;
   };
   // Several protocols between one pair are one edge in the contract; rows come in id order, a pair's together.
-  const pairs: Array<{ edge: GraphEdge; requests: number; errors: number; mtlsYes: number; mtlsNo: number; latency: SparseHistogram[] }> = [];
+  // Several signals describing one pair are one edge too, each request counted once: its figures come from
+  // the pair's most complete signal (SIGNAL_PREFERENCE); mTLS from any signal that knows.
+  const pairs: Array<{ edge: GraphEdge; rows: Array<EdgeRow['edge']> }> = [];
   for (const { edge: row } of rows) {
     const [source, target, protocol] = row;
-    const requests = Number(row[6]);
-    const errors = Number(row[7]);
-    const latency: SparseHistogram = { indexes: row[10], counts: row[11] };
-    // A node takes its kind from the first row it appears in.
     node(source, Number(row[4]));
-    const callee = node(target, Number(row[5]));
-    callee.node.requests += requests;
-    callee.node.errors += errors;
-    callee.served.push(latency);
+    node(target, Number(row[5]));
     let pair = pairs.at(-1);
     if (pair === undefined || pair.edge.source !== source || pair.edge.target !== target) {
       const edge: GraphEdge = { id: `${source}->${target}`, source, target, protocol, requests: 0, errors: 0, rps: 0, errorRate: 0, p50Ms: null, p95Ms: null, p99Ms: null, mtls: null, signals: [] };
-      pairs.push((pair = { edge, requests: 0, errors: 0, mtlsYes: 0, mtlsNo: 0, latency: [] }));
+      pairs.push((pair = { edge, rows: [] }));
     } else if (pair.edge.protocol === 'unknown') pair.edge.protocol = protocol;
-    pair.requests += requests;
-    pair.errors += errors;
-    pair.mtlsYes += Number(row[8]);
-    pair.mtlsNo += Number(row[9]);
-    pair.latency.push(latency);
-    pair.edge.signals = pair.edge.signals.length === 0 ? row[3].sort() : [...new Set([...pair.edge.signals, ...row[3]])].sort();
+    pair.rows.push(row);
   }
-  let edgeList = pairs.map(({ edge, requests, errors, mtlsYes, mtlsNo, latency }) => {
+  let edgeList = pairs.map(({ edge, rows: pairRows }) => {
+    const signals = [...new Set(pairRows.map((row) => row[3][0]!))];
+    const counted = signals.reduce((best, signal) => (preference(signal) < preference(best) ? signal : best));
+    let requests = 0;
+    let errors = 0;
+    let mtlsYes = 0;
+    let mtlsNo = 0;
+    const latency: SparseHistogram[] = [];
+    const callee = nodes.get(edge.target)!;
+    for (const row of pairRows) {
+      mtlsYes += Number(row[8]);
+      mtlsNo += Number(row[9]);
+      if (row[3][0] !== counted) continue;
+      const histogram: SparseHistogram = { indexes: row[10], counts: row[11] };
+      requests += Number(row[6]);
+      errors += Number(row[7]);
+      latency.push(histogram);
+      // A node's own figures are the calls it served.
+      callee.node.requests += Number(row[6]);
+      callee.node.errors += Number(row[7]);
+      callee.served.push(histogram);
+    }
+    edge.signals = signals.sort();
     edge.requests = round(requests);
     edge.errors = round(errors);
     edge.rps = round(requests / seconds);

@@ -11,7 +11,7 @@ import { LatencyHistogram } from '../../collector/service-graph/histogram.ts';
 import { ChdbStore } from '../../collector/storage/chdb.ts';
 import { EDGE_COLUMNS, migrate } from '../../collector/storage/schema.ts';
 import type { ClickHouseStore } from '../../collector/storage/store.ts';
-import { type GraphEdge, type GraphNode, type GraphQuery, readServiceGraph } from '../../query/service-graph.ts';
+import { type GraphEdge, type GraphNode, type GraphQuery, preference, readServiceGraph } from '../../query/service-graph.ts';
 import { tempDataDir } from './meshlens.ts';
 
 const MINUTE = 60_000;
@@ -139,13 +139,14 @@ const quantile = (h: LatencyHistogram, q: number) => {
 /**
  * The graph counted from stored rows the way /api/v1/service-graph did before it read the ten-minute and hourly
  * rollups: rows folded per (caller, callee, protocol) in id order, protocols of a pair merged into one edge,
- * histograms merged in JavaScript, a node named after the first edge it appears in.
+ * histograms merged in JavaScript, a node named after the first edge it appears in; where several signals
+ * describe a pair, only the preferred one's counts and latencies count.
  */
 function referenceGraph(rows: StoredRow[], q: GraphQuery): { nodes: GraphNode[]; edges: GraphEdge[] } {
   const groups = new Map<string, { row: StoredRow; signals: Set<string>; requests: number; errors: number; mtlsYes: number; mtlsNo: number; sourceKind: number; targetKind: number; latency: Map<number, number> }>();
   for (const r of rows) {
     if (q.signal !== 'all' && r.signal !== q.signal) continue;
-    const key = JSON.stringify([r.source_id, r.target_id, r.protocol]);
+    const key = JSON.stringify([r.source_id, r.target_id, r.protocol, r.signal]);
     let g = groups.get(key);
     if (!g) groups.set(key, (g = { row: r, signals: new Set(), requests: 0, errors: 0, mtlsYes: 0, mtlsNo: 0, sourceKind: 9, targetKind: 9, latency: new Map() }));
     g.signals.add(r.signal);
@@ -164,6 +165,13 @@ function referenceGraph(rows: StoredRow[], q: GraphQuery): { nodes: GraphNode[];
     for (let i = 0; i < 3; i++) if (ka[i] !== kb[i]) return Buffer.compare(Buffer.from(ka[i]!), Buffer.from(kb[i]!));
     return 0;
   });
+  // Several signals on one pair: counts and latencies from the most complete one alone (each request once).
+  const counted = new Map<string, string>();
+  for (const g of sorted) {
+    const pair = `${g.row.source_id}->${g.row.target_id}`;
+    const best = counted.get(pair);
+    if (best === undefined || preference(g.row.signal) < preference(best)) counted.set(pair, g.row.signal);
+  }
   const seconds = Math.max(1, (q.endMs - q.startMs) / 1000);
   const nodes = new Map<string, { node: GraphNode; latency: LatencyHistogram }>();
   const addNode = (id: string, name: string, namespace: string, version: string, rank: number) => {
@@ -181,20 +189,23 @@ function referenceGraph(rows: StoredRow[], q: GraphQuery): { nodes: GraphNode[];
     const latency = LatencyHistogram.fromSparse({ indexes: nonZero.map(([index]) => index), counts: nonZero.map(([, count]) => count) });
     addNode(r.source_id, r.source_name, r.source_namespace, r.source_version, g.sourceKind);
     const target = addNode(r.target_id, r.target_name, r.target_namespace, r.target_version, g.targetKind);
-    target.node.requests += g.requests;
-    target.node.errors += g.errors;
-    target.latency.merge(latency);
+    const countsHere = counted.get(`${r.source_id}->${r.target_id}`) === r.signal;
+    if (countsHere) target.node.requests += g.requests;
+    if (countsHere) target.node.errors += g.errors;
+    if (countsHere) target.latency.merge(latency);
     const id = `${r.source_id}->${r.target_id}`;
     let entry = edges.get(id);
     if (!entry) {
       entry = { edge: { id, source: r.source_id, target: r.target_id, protocol: r.protocol, requests: 0, errors: 0, rps: 0, errorRate: 0, p50Ms: null, p95Ms: null, p99Ms: null, mtls: null, signals: [] }, latency: new LatencyHistogram(), mtlsYes: 0, mtlsNo: 0 };
       edges.set(id, entry);
     } else if (entry.edge.protocol === 'unknown') entry.edge.protocol = r.protocol;
-    entry.edge.requests += g.requests;
-    entry.edge.errors += g.errors;
     entry.mtlsYes += g.mtlsYes;
     entry.mtlsNo += g.mtlsNo;
-    entry.latency.merge(latency);
+    if (countsHere) {
+      entry.edge.requests += g.requests;
+      entry.edge.errors += g.errors;
+      entry.latency.merge(latency);
+    }
     entry.edge.signals = [...new Set([...entry.edge.signals, ...g.signals])].sort();
   }
   let edgeList = [...edges.values()].map(({ edge, latency, mtlsYes, mtlsNo }) => ({
