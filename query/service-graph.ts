@@ -37,6 +37,8 @@ interface EdgeRow {
     mtlsNo: number,
     latencyIndexes: number[],
     latencyCounts: number[],
+    requestBytes: number,
+    responseBytes: number,
   ];
 }
 
@@ -67,6 +69,9 @@ export interface GraphEdge {
   p99Ms: number | null;
   mtls: boolean | null;
   signals: string[];
+  /** Bytes sent to the callee and back over the window, where a signal states them (0: none did). */
+  requestBytes: number;
+  responseBytes: number;
 }
 
 /** A query time: Unix milliseconds or RFC 3339. */
@@ -169,7 +174,7 @@ function windowRows(startMs: number, endMs: number, tenMinutesCompleteFrom?: num
   };
 }
 
-const EDGE_ROW_COLUMNS = 'source_id, target_id, protocol, signal, source_kind, target_kind, requests, errors, mtls_yes, mtls_no, latency';
+const EDGE_ROW_COLUMNS = 'source_id, target_id, protocol, signal, source_kind, target_kind, requests, errors, mtls_yes, mtls_no, latency, request_bytes, response_bytes';
 
 /** The query behind the graph: one row per caller, callee, protocol and signal over the window, in that order. */
 function graphSql(rows: WindowRows, signal: GraphQuery['signal'], settings = ''): string {
@@ -183,11 +188,13 @@ function graphSql(rows: WindowRows, signal: GraphQuery['signal'], settings = '')
   return `${rows.with}
     SELECT tuple(source_id, target_id, protocol, signals, source_kind, target_kind, requests, errors, mtls_yes, mtls_no,
       arrayFilter((index, last) -> last, indexes, bucket_ends),
-      arrayPopFront(arrayDifference(arrayPushFront(arrayFilter((running, last) -> last, running_counts, bucket_ends), 0)))) AS edge
+      arrayPopFront(arrayDifference(arrayPushFront(arrayFilter((running, last) -> last, running_counts, bucket_ends), 0))),
+      request_bytes, response_bytes) AS edge
     FROM (
       SELECT source_id, target_id, protocol, [signal] AS signals,
         min(source_kind) AS source_kind, min(target_kind) AS target_kind,
         sum(requests) AS requests, sum(errors) AS errors, sum(mtls_yes) AS mtls_yes, sum(mtls_no) AS mtls_no,
+        sum(request_bytes) AS request_bytes, sum(response_bytes) AS response_bytes,
         groupArrayArray(latency.1) AS all_indexes, groupArrayArray(latency.2) AS all_counts,
         arraySort(all_indexes) AS indexes, arrayCumSum(arraySort((count, index) -> index, all_counts, all_indexes)) AS running_counts,
         arrayMap((index, next) -> index != next, indexes, arrayResize(arrayPopFront(indexes), length(indexes), 65535)) AS bucket_ends
@@ -270,7 +277,7 @@ export async function readServiceGraph(store: ClickHouseStore, q: GraphQuery): P
     node(target, Number(row[5]));
     let pair = pairs.at(-1);
     if (pair === undefined || pair.edge.source !== source || pair.edge.target !== target) {
-      const edge: GraphEdge = { id: `${source}->${target}`, source, target, protocol, requests: 0, errors: 0, rps: 0, errorRate: 0, p50Ms: null, p95Ms: null, p99Ms: null, mtls: null, signals: [] };
+      const edge: GraphEdge = { id: `${source}->${target}`, source, target, protocol, requests: 0, errors: 0, rps: 0, errorRate: 0, p50Ms: null, p95Ms: null, p99Ms: null, mtls: null, signals: [], requestBytes: 0, responseBytes: 0 };
       pairs.push((pair = { edge, rows: [] }));
     } else if (pair.edge.protocol === 'unknown') pair.edge.protocol = protocol;
     pair.rows.push(row);
@@ -298,6 +305,17 @@ export async function readServiceGraph(store: ClickHouseStore, q: GraphQuery): P
       callee.served.push(histogram);
     }
     edge.signals = signals.sort();
+    // Bytes from the counted signal; when it states none, from the most complete signal that does.
+    const bytesRows = pairRows.filter((row) => row[3][0] === counted && (Number(row[12]) !== 0 || Number(row[13]) !== 0));
+    const withBytes = bytesRows.length > 0 ? bytesRows : pairRows.filter((row) => Number(row[12]) !== 0 || Number(row[13]) !== 0);
+    const bytesSignal = withBytes.reduce<string | undefined>((best, row) => (best === undefined || preference(row[3][0]!) < preference(best) ? row[3][0] : best), undefined);
+    for (const row of withBytes) {
+      if (row[3][0] !== bytesSignal) continue;
+      edge.requestBytes += Number(row[12]);
+      edge.responseBytes += Number(row[13]);
+    }
+    edge.requestBytes = round(edge.requestBytes, 0);
+    edge.responseBytes = round(edge.responseBytes, 0);
     edge.requests = round(requests);
     edge.errors = round(errors);
     edge.rps = round(requests / seconds);

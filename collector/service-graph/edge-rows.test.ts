@@ -50,8 +50,8 @@ describe('EdgeMinutes', () => {
     const minutes = new EdgeMinutes();
     minutes.add(
       [
-        observation({ target: api('virtual'), weight: 2, mtls: true, traceId: traceId('1') }),
-        observation({ error: true, latencyNanos: 20_000_000, mtls: false, traceId: traceId('2') }),
+        observation({ target: api('virtual'), weight: 2, mtls: true, traceId: traceId('1'), requestBytes: 100, responseBytes: 1000 }),
+        observation({ error: true, latencyNanos: 20_000_000, mtls: false, traceId: traceId('2'), requestBytes: 50 }),
         observation({ timeUnixNano: T0 + 10n * MS, traceId: traceId('1') }),
       ],
       'spans',
@@ -79,6 +79,9 @@ describe('EdgeMinutes', () => {
       mtls_no: 1,
       latency: [[bucketIndex(5), bucketIndex(20)], [3, 1]],
       exemplars: [traceId('1'), traceId('2')],
+      // Bytes where stated, weighted like requests (the first observation stands for two calls).
+      request_bytes: 250,
+      response_bytes: 2000,
     });
     assert.equal(minutes.size, 0);
     assert.equal(minutes.drain(), undefined);

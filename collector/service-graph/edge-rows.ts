@@ -9,7 +9,7 @@ import type { EdgeObservation } from './pairing.ts';
 export type Signal = 'spans' | 'envoy-als' | 'envoy-metrics' | 'otlp-metrics' | 'otlp-logs' | 'statsd' | 'prometheus';
 
 /** One call as any signal saw it: a paired span edge, an access-log entry, … */
-export type EdgeSample = Pick<EdgeObservation, 'source' | 'target' | 'protocol' | 'error' | 'latencyNanos' | 'weight' | 'mtls' | 'traceId' | 'timeUnixNano'>;
+export type EdgeSample = Pick<EdgeObservation, 'source' | 'target' | 'protocol' | 'error' | 'latencyNanos' | 'weight' | 'mtls' | 'traceId' | 'timeUnixNano' | 'requestBytes' | 'responseBytes'>;
 
 /**
  * Calls counted rather than seen one by one (a counter's increase over an interval, a histogram's
@@ -28,6 +28,9 @@ export interface EdgeIncrement {
   mtlsNo: number;
   /** The increase's latencies, when the signal has them. */
   latency: LatencyHistogram | null;
+  /** Bytes over the interval, when the signal counts them. */
+  requestBytes?: number;
+  responseBytes?: number;
 }
 
 
@@ -43,6 +46,8 @@ interface MinuteRow {
   errors: number;
   mtlsYes: number;
   mtlsNo: number;
+  requestBytes: number;
+  responseBytes: number;
   latency: LatencyHistogram;
   /** Latencies taken back by the storage pass (histograms hold no negative counts): subtracted in drain(). */
   retracted?: LatencyHistogram;
@@ -74,7 +79,9 @@ export class EdgeMinutes {
       if (o.mtls === true) row.mtlsYes += o.weight;
       else if (o.mtls === false) row.mtlsNo += o.weight;
       row.latency.addNs(o.latencyNanos, o.weight);
-      if (row.exemplars.length < EXEMPLARS_PER_ROW && !row.exemplars.includes(o.traceId)) row.exemplars.push(o.traceId);
+      if (o.requestBytes !== undefined) row.requestBytes += o.requestBytes * o.weight;
+      if (o.responseBytes !== undefined) row.responseBytes += o.responseBytes * o.weight;
+      if (o.traceId !== '' && row.exemplars.length < EXEMPLARS_PER_ROW && !row.exemplars.includes(o.traceId)) row.exemplars.push(o.traceId);
     }
   }
 
@@ -87,6 +94,8 @@ export class EdgeMinutes {
       row.errors += inc.errors;
       row.mtlsYes += inc.mtlsYes;
       row.mtlsNo += inc.mtlsNo;
+      row.requestBytes += inc.requestBytes ?? 0;
+      row.responseBytes += inc.responseBytes ?? 0;
       if (inc.latency !== null) row.latency.merge(inc.latency);
     }
   }
@@ -96,13 +105,15 @@ export class EdgeMinutes {
    * unknown → callee) was one side of a call it has now paired. The rows carry negative counts, which
    * edges_1m's sums fold into the earlier rows.
    */
-  retract(observations: readonly EdgeObservation[], signal: Signal): void {
+  retract(observations: readonly EdgeSample[], signal: Signal): void {
     for (const o of observations) {
       const row = this.rowFor(o, signal);
       row.requests -= o.weight;
       if (o.error) row.errors -= o.weight;
       if (o.mtls === true) row.mtlsYes -= o.weight;
       else if (o.mtls === false) row.mtlsNo -= o.weight;
+      if (o.requestBytes !== undefined) row.requestBytes -= o.requestBytes * o.weight;
+      if (o.responseBytes !== undefined) row.responseBytes -= o.responseBytes * o.weight;
       (row.retracted ??= new LatencyHistogram()).addNs(o.latencyNanos, o.weight);
     }
   }
@@ -120,7 +131,7 @@ export class EdgeMinutes {
     for (const row of candidates) {
       if (row.protocol === o.protocol && row.signal === signal) return row;
     }
-    const row: MinuteRow = { minute, source: o.source, target: o.target, protocol: o.protocol, signal, requests: 0, errors: 0, mtlsYes: 0, mtlsNo: 0, latency: new LatencyHistogram(), exemplars: [] };
+    const row: MinuteRow = { minute, source: o.source, target: o.target, protocol: o.protocol, signal, requests: 0, errors: 0, mtlsYes: 0, mtlsNo: 0, requestBytes: 0, responseBytes: 0, latency: new LatencyHistogram(), exemplars: [] };
     candidates.push(row);
     this.rows.push(row);
     return row;
@@ -140,6 +151,7 @@ export class EdgeMinutes {
         nodeId(r.source), r.source.name, r.source.namespace, r.source.version ?? '', NODE_KIND_RANK[r.source.kind],
         nodeId(r.target), r.target.name, r.target.namespace, r.target.version ?? '', NODE_KIND_RANK[r.target.kind],
         r.protocol, r.signal, r.requests, r.errors, r.mtlsYes, r.mtlsNo, [indexes, counts], r.exemplars,
+        r.requestBytes, r.responseBytes,
       ]);
     });
     return { body: Buffer.from(lines.join('\n') + '\n'), rows: rows.length };

@@ -47,6 +47,20 @@ describe('toHalf identity and timing', () => {
   });
 });
 
+describe('bytes a span states', () => {
+  it('reads OTel body sizes, the older content-length names and Envoy’s request_size; absent stays absent', () => {
+    const half = (attributes: Record<string, string | number>) => toHalf(span({ id: 'a', kind: SpanKind.Client, service: 'web', durationMs: 1, attributes }));
+    const both = half({ 'http.request.body.size': 120, 'http.response_content_length': 3400 });
+    assert.equal(both.requestBytes, 120);
+    assert.equal(both.responseBytes, 3400);
+    assert.equal(half({ request_size: '77', response_size: '0' }).responseBytes, 0);
+    assert.equal(half({ request_size: '77' }).requestBytes, 77);
+    const none = half({ 'http.request.body.size': 'lots' });
+    assert.equal('requestBytes' in none, false, 'an unreadable size is no size');
+    assert.equal('responseBytes' in none, false);
+  });
+});
+
 describe('nodeId', () => {
   it('is namespace/name, plus @version unless the name carries it; bare name without namespace', () => {
     assert.equal(nodeId({ kind: 'service', name: 'reviews', namespace: 'bookinfo' }), 'bookinfo/reviews');

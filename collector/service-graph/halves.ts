@@ -36,6 +36,9 @@ export interface SpanHalf {
   mtls: boolean | null;
   /** Estimated number of real calls this sampled span stands for (≥ 1). */
   weight: number;
+  /** Body sizes the span states (OTel `http.*.body.size`, older `*_content_length`, Envoy's `request_size`). */
+  requestBytes?: number | undefined;
+  responseBytes?: number | undefined;
   /**
    * Set by a non-final pairHalves call on the halves it hands back: which of this half's edges were
    * already emitted, so feeding the half in again never counts them twice.
@@ -104,7 +107,7 @@ export function halfKey(half: SpanHalf): string {
 export function toHalf(span: SpanRecord): SpanHalf {
   const attrs = spanAttributes.load(span.attributes);
   const kind = halfKind(span.kind);
-  return {
+  const half: SpanHalf = {
     traceId: span.traceId,
     spanId: span.spanId,
     parentSpanId: span.parentSpanId,
@@ -118,6 +121,21 @@ export function toHalf(span: SpanRecord): SpanHalf {
     mtls: mtlsOf(attrs),
     weight: weightOf(span.traceState, attrs),
   };
+  // Only where stated: most spans carry no sizes, and an absent field stays absent when stored and read back.
+  const requestBytes = bytesOf(attrs, SLOT['http.request.body.size'], SLOT['http.request_content_length'], SLOT['request_size']);
+  if (requestBytes !== undefined) half.requestBytes = requestBytes;
+  const responseBytes = bytesOf(attrs, SLOT['http.response.body.size'], SLOT['http.response_content_length'], SLOT['response_size']);
+  if (responseBytes !== undefined) half.responseBytes = responseBytes;
+  return half;
+}
+
+/** The first of the slots holding a byte count, or undefined. */
+function bytesOf(attrs: SpanAttributes, ...slots: number[]): number | undefined {
+  for (const slot of slots) {
+    const bytes = Number(attrs.get(slot));
+    if (Number.isFinite(bytes) && bytes >= 0) return bytes;
+  }
+  return undefined;
 }
 
 function halfKind(kind: SpanKind): HalfKind {
@@ -152,6 +170,8 @@ const READ_KEYS = [
   'connection_security_policy', 'istio.connection_security_policy',
   'tls.established', 'tls.client.subject', 'tls.client.certificate', 'tls.client.hash.sha256',
   'SampleRate', 'sample_rate', 'sampling.rate', 'sampler.type', 'sampler.param',
+  'http.request.body.size', 'http.request_content_length', 'request_size',
+  'http.response.body.size', 'http.response_content_length', 'response_size',
 ] as const;
 const SLOT_OF_KEY = new Map<string, number>(READ_KEYS.map((key, slot) => [key, slot]));
 /** A key's slot, by name: a constant where it is read, which a string lookup per read was not. */

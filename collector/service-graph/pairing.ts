@@ -18,6 +18,9 @@ export interface EdgeObservation {
   traceId: string;
   /** Callee start when paired, else the half's own start: the minute the observation belongs to. */
   timeUnixNano: bigint;
+  /** Bytes the caller sent and got back, where a half states them (the callee's word first). */
+  requestBytes?: number | undefined;
+  responseBytes?: number | undefined;
   /** halfKey() of every half used, caller first. */
   halves: string[];
   rule: PairingRule;
@@ -362,8 +365,16 @@ function pairedEdge(index: HalfIndex, callerPosition: number, calleePosition: nu
     timeUnixNano: callee.startTimeUnixNano,
     halves: [index.key(callerPosition), index.key(calleePosition)],
     rule,
+    ...bytes(callee.requestBytes ?? caller.requestBytes, callee.responseBytes ?? caller.responseBytes),
   };
 }
+
+/** The byte fields, only those known (most calls state none). */
+function bytes(requestBytes: number | undefined, responseBytes: number | undefined): Pick<EdgeObservation, 'requestBytes' | 'responseBytes'> {
+  if (requestBytes === undefined && responseBytes === undefined) return NO_BYTES;
+  return { ...(requestBytes !== undefined ? { requestBytes } : {}), ...(responseBytes !== undefined ? { responseBytes } : {}) };
+}
+const NO_BYTES = {};
 
 function unpairedCaller(index: HalfIndex, position: number): EdgeObservation {
   const caller = index.all[position]!;
@@ -390,6 +401,7 @@ function halfEdge(index: HalfIndex, position: number, source: NodeRef, target: N
     timeUnixNano: half.startTimeUnixNano,
     halves: [index.key(position)],
     rule,
+    ...bytes(half.requestBytes, half.responseBytes),
   };
 }
 

@@ -51,6 +51,8 @@ export const EDGE_COLUMNS = [
   'mtls_no',
   'latency',
   'exemplars',
+  'request_bytes',
+  'response_bytes',
 ] as const;
 
 /** Columns of `operations_1m` in the order the graph writer encodes them. */
@@ -344,9 +346,30 @@ const MIGRATIONS: Migration[] = [
       SELECT 'edges_10m', if(count() = 0, toDateTime(0), toStartOfTenMinutes(now()) + INTERVAL 20 MINUTE) FROM edges_1m`,
     ],
   },
+  {
+    version: 7,
+    name: 'service graph: request and response bytes on edge rows',
+    statements: () => [
+      // Bytes where a signal knows them (span body-size attributes, access logs, byte counters), summed like
+      // requests. The rollup views were created with the columns edges_1m had then (a view's SELECT * is
+      // expanded when it is made), so they are made again to carry the new ones.
+      ...['edges_1m', 'edges_10m', 'edges_1h'].flatMap((table) => [
+        `ALTER TABLE ${table} ADD COLUMN IF NOT EXISTS request_bytes SimpleAggregateFunction(sum, Float64) DEFAULT 0`,
+        `ALTER TABLE ${table} ADD COLUMN IF NOT EXISTS response_bytes SimpleAggregateFunction(sum, Float64) DEFAULT 0`,
+      ]),
+      'DROP VIEW IF EXISTS edges_1h_mv',
+      `CREATE MATERIALIZED VIEW IF NOT EXISTS edges_1h_mv TO edges_1h AS
+      SELECT toStartOfHour(minute) AS hour, * EXCEPT (minute) FROM edges_1m`,
+      'DROP VIEW IF EXISTS edges_10m_mv',
+      `CREATE MATERIALIZED VIEW IF NOT EXISTS edges_10m_mv TO edges_10m AS
+      SELECT toStartOfTenMinutes(minute) AS ten_minute, * EXCEPT (minute) FROM edges_1m`,
+    ],
+  },
 ];
 
-export const LATEST_SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
+export const LATEST_SCHEMA_VERSION = Math.max(...MIGRATIONS.map((m) => m.version));
+// Two changes written side by side must not claim one version number: each runs once, by number.
+if (new Set(MIGRATIONS.map((m) => m.version)).size !== MIGRATIONS.length) throw new Error('schema.ts: two migrations share a version number');
 
 /** Brings the database up to the latest schema and the configured retention. Safe to run every start. */
 export async function migrate(store: ClickHouseStore, options: SchemaOptions): Promise<{ applied: number[] }> {
@@ -357,7 +380,7 @@ export async function migrate(store: ClickHouseStore, options: SchemaOptions): P
     (await store.query<{ version: number }>('SELECT version FROM schema_migrations')).map((r) => Number(r.version)),
   );
   const applied: number[] = [];
-  for (const migration of MIGRATIONS) {
+  for (const migration of [...MIGRATIONS].sort((a, b) => a.version - b.version)) {
     if (done.has(migration.version)) continue;
     for (const statement of migration.statements(options)) await store.exec(statement);
     await store.exec(

@@ -119,7 +119,7 @@ if (step === 'raw-insert') {
         concat('mesh/svc-', toString(dst)), concat('svc-', toString(dst)), 'mesh', '', 0,
         'http', 'spans', 10 + number % 7, if(number % 13 = 0, 1, 0), 10 + number % 7, 0,
         ([toUInt16(400 + e % 50), toUInt16(520 + e % 40), toUInt16(700 + e % 30)], [toFloat64(6), toFloat64(3 + number % 7), toFloat64(1)]),
-        [lower(hex(cityHash64(number)))]
+        [lower(hex(cityHash64(number)))], toFloat64((10 + number % 7) * 200), toFloat64((10 + number % 7) * 1500)
       FROM numbers(${60 * edges})`);
     process.stderr.write(`fill-graph: ${m + 60} / ${minutes} minutes\n`);
   }

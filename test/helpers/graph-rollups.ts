@@ -44,6 +44,8 @@ interface StoredRow {
   mtls_yes: number;
   mtls_no: number;
   latency: [number[], number[]];
+  request_bytes: number;
+  response_bytes: number;
 }
 
 const node = (namespace: string, name: string, version = ''): Node => ({ id: namespace ? `${namespace}/${name}${version ? `@${version}` : ''}` : name, name, namespace, version });
@@ -109,12 +111,15 @@ function edgeRows(firstMinuteMs: number): string {
           const { indexes, counts } = latency.toSparse();
           const errors = next() < 0.2 ? Math.floor(next() * calls) : 0;
           const mtls = next() < 0.5 ? [calls, 0] : next() < 0.5 ? [0, calls] : [0, 0];
+          // Spans state body sizes on some edges only; access logs always do.
+          const bytesPerCall = signal === 'envoy-als' ? [300, 2000] : signal === 'spans' && e % 2 === 0 ? [100, 900] : [0, 0];
           const row = (requests: number, errorCount: number, buckets: [number[], number[]], mtlsCounts: number[]) =>
             JSON.stringify([
               minute,
               edge.source.id, edge.source.name, edge.source.namespace, edge.source.version, edge.kinds[0],
               edge.target.id, edge.target.name, edge.target.namespace, edge.target.version, edge.kinds[1],
               protocol, signal, requests, errorCount, mtlsCounts[0], mtlsCounts[1], buckets, [],
+              requests * bytesPerCall[0]!, requests * bytesPerCall[1]!,
             ]);
           // Some signals carry no latency at all (counters only).
           const buckets: [number[], number[]] = edge.noLatency || (signal === 'envoy-als' && next() < 0.2) ? [[], []] : [indexes, counts];
@@ -143,12 +148,14 @@ const quantile = (h: LatencyHistogram, q: number) => {
  * describe a pair, only the preferred one's counts and latencies count.
  */
 function referenceGraph(rows: StoredRow[], q: GraphQuery): { nodes: GraphNode[]; edges: GraphEdge[] } {
-  const groups = new Map<string, { row: StoredRow; signals: Set<string>; requests: number; errors: number; mtlsYes: number; mtlsNo: number; sourceKind: number; targetKind: number; latency: Map<number, number> }>();
+  const groups = new Map<string, { row: StoredRow; signals: Set<string>; requests: number; errors: number; mtlsYes: number; mtlsNo: number; requestBytes: number; responseBytes: number; sourceKind: number; targetKind: number; latency: Map<number, number> }>();
   for (const r of rows) {
     if (q.signal !== 'all' && r.signal !== q.signal) continue;
     const key = JSON.stringify([r.source_id, r.target_id, r.protocol, r.signal]);
     let g = groups.get(key);
-    if (!g) groups.set(key, (g = { row: r, signals: new Set(), requests: 0, errors: 0, mtlsYes: 0, mtlsNo: 0, sourceKind: 9, targetKind: 9, latency: new Map() }));
+    if (!g) groups.set(key, (g = { row: r, signals: new Set(), requests: 0, errors: 0, mtlsYes: 0, mtlsNo: 0, requestBytes: 0, responseBytes: 0, sourceKind: 9, targetKind: 9, latency: new Map() }));
+    g.requestBytes += r.request_bytes;
+    g.responseBytes += r.response_bytes;
     g.signals.add(r.signal);
     g.requests += r.requests;
     g.errors += r.errors;
@@ -196,7 +203,7 @@ function referenceGraph(rows: StoredRow[], q: GraphQuery): { nodes: GraphNode[];
     const id = `${r.source_id}->${r.target_id}`;
     let entry = edges.get(id);
     if (!entry) {
-      entry = { edge: { id, source: r.source_id, target: r.target_id, protocol: r.protocol, requests: 0, errors: 0, rps: 0, errorRate: 0, p50Ms: null, p95Ms: null, p99Ms: null, mtls: null, signals: [] }, latency: new LatencyHistogram(), mtlsYes: 0, mtlsNo: 0 };
+      entry = { edge: { id, source: r.source_id, target: r.target_id, protocol: r.protocol, requests: 0, errors: 0, rps: 0, errorRate: 0, p50Ms: null, p95Ms: null, p99Ms: null, mtls: null, signals: [], requestBytes: 0, responseBytes: 0 }, latency: new LatencyHistogram(), mtlsYes: 0, mtlsNo: 0 };
       edges.set(id, entry);
     } else if (entry.edge.protocol === 'unknown') entry.edge.protocol = r.protocol;
     entry.mtlsYes += g.mtlsYes;
@@ -207,6 +214,19 @@ function referenceGraph(rows: StoredRow[], q: GraphQuery): { nodes: GraphNode[];
       entry.latency.merge(latency);
     }
     entry.edge.signals = [...new Set([...entry.edge.signals, ...g.signals])].sort();
+  }
+  // Bytes: the counted signal's, or where it states none, the most complete signal's that does.
+  for (const [id, { edge }] of edges) {
+    const stating = sorted.filter((g) => `${g.row.source_id}->${g.row.target_id}` === id && (g.requestBytes !== 0 || g.responseBytes !== 0));
+    const signals = new Set(stating.map((g) => g.row.signal));
+    const from = signals.has(counted.get(id)!) ? counted.get(id)! : [...signals].sort((a, b) => preference(a) - preference(b))[0];
+    for (const g of stating) {
+      if (g.row.signal !== from) continue;
+      edge.requestBytes += g.requestBytes;
+      edge.responseBytes += g.responseBytes;
+    }
+    edge.requestBytes = Math.round(edge.requestBytes);
+    edge.responseBytes = Math.round(edge.responseBytes);
   }
   let edgeList = [...edges.values()].map(({ edge, latency, mtlsYes, mtlsNo }) => ({
     ...edge,
@@ -237,7 +257,7 @@ function referenceGraph(rows: StoredRow[], q: GraphQuery): { nodes: GraphNode[];
 }
 
 const ROW_COLUMNS = `source_id, target_id, source_name, source_namespace, source_version, source_kind, target_name, target_namespace,
-  target_version, target_kind, protocol, signal, requests, errors, mtls_yes, mtls_no, latency`;
+  target_version, target_kind, protocol, signal, requests, errors, mtls_yes, mtls_no, latency, request_bytes, response_bytes`;
 
 /** The rows the graph used to read for a window: its minutes; over 6 hours, the hours it touches. */
 async function storedRows(store: ClickHouseStore, q: GraphQuery): Promise<StoredRow[]> {
@@ -247,7 +267,9 @@ async function storedRows(store: ClickHouseStore, q: GraphQuery): Promise<Stored
     q.endMs - q.startMs > 6 * HOUR
       ? `SELECT toUnixTimestamp(hour) AS time, ${ROW_COLUMNS} FROM edges_1h WHERE hour >= toStartOfHour(toDateTime(${start})) AND hour <= toDateTime(${end})`
       : `SELECT toUnixTimestamp(minute) AS time, ${ROW_COLUMNS} FROM edges_1m WHERE minute >= toStartOfMinute(toDateTime(${start})) AND minute <= toDateTime(${end})`;
-  return (await store.query<StoredRow>(sql)).map((r) => ({ ...r, source_kind: Number(r.source_kind), target_kind: Number(r.target_kind) }));
+  return (await store.query<StoredRow>(sql)).map((r) => ({
+    ...r, source_kind: Number(r.source_kind), target_kind: Number(r.target_kind), request_bytes: Number(r.request_bytes), response_bytes: Number(r.response_bytes),
+  }));
 }
 
 export function serviceGraphRollupSuite(label: string, open: (dir: string) => ClickHouseStore = (dir) => new ChdbStore(dir)): void {

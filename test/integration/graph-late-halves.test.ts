@@ -39,13 +39,13 @@ const send = (url: string, service: string, half: HandSpan) => postTraces(url, o
 
 const sleep = (milliseconds: number) => new Promise((resolve) => setTimeout(resolve, milliseconds));
 
-async function edgesTouching(service: string): Promise<Array<Pick<GraphEdge, 'source' | 'target' | 'requests' | 'p50Ms'>>> {
+async function edgesTouching(service: string): Promise<Array<Pick<GraphEdge, 'source' | 'target' | 'requests' | 'p50Ms' | 'requestBytes' | 'responseBytes'>>> {
   const window = `start=${Date.now() - 10 * 60_000}&end=${Date.now() + 60_000}`;
   const { status, body } = await getJson<{ edges: GraphEdge[] }>(`${meshlens.queryUrl}/api/v1/service-graph?${window}`);
   assert.equal(status, 200);
   return body.edges
     .filter((e) => e.source.includes(service) || e.target.includes(service))
-    .map(({ source, target, requests, p50Ms }) => ({ source, target, requests, p50Ms }))
+    .map(({ source, target, requests, p50Ms, requestBytes, responseBytes }) => ({ source, target, requests, p50Ms, requestBytes, responseBytes }))
     .sort((a, b) => (a.source + a.target < b.source + b.target ? -1 : 1));
 }
 
@@ -63,13 +63,14 @@ async function eventuallyEdges(service: string, expected: Array<{ source: string
 
 describe('halves paired across time and collectors (the storage pass)', () => {
   it('a SERVER half arriving well after its CLIENT closed: one edge replaces both guesses', async () => {
-    await send(meshlens.otlpHttpUrl, 'checkout', { trace: 0xa1, id: 1, kind: CLIENT, startMs: 0, durationMs: 30, attributes: { 'server.address': 'payments' } });
+    await send(meshlens.otlpHttpUrl, 'checkout', { trace: 0xa1, id: 1, kind: CLIENT, startMs: 0, durationMs: 30, attributes: { 'server.address': 'payments', 'http.request.body.size': 500 } });
     // The client closes alone: an edge to the virtual peer its span names.
     await eventuallyEdges('payments', [{ source: 'shop/checkout', target: 'payments', requests: 1 }]);
     await sleep(1_000);
-    await send(meshlens.otlpHttpUrl, 'payments', { trace: 0xa1, id: 2, parent: 1, kind: SERVER, startMs: 2, durationMs: 20 });
+    await send(meshlens.otlpHttpUrl, 'payments', { trace: 0xa1, id: 2, parent: 1, kind: SERVER, startMs: 2, durationMs: 20, attributes: { 'http.response.body.size': 800 } });
     const edges = await eventuallyEdges('payments', [{ source: 'shop/checkout', target: 'shop/payments', requests: 1 }]);
     assert.ok(Math.abs(edges[0]!.p50Ms! - 20) <= 0.2, `the callee's 20 ms, got ${edges[0]!.p50Ms}`);
+    assert.deepEqual([edges[0]!.requestBytes, edges[0]!.responseBytes], [500, 800], 'bytes each half states, once');
   });
 
   it('halves at two collectors, the SERVER first: one edge, written once though both collectors run the pass', async () => {
