@@ -9,7 +9,11 @@ import { GraphProcessor } from './graph-processor.ts';
 import { GraphReconciler } from './graph-reconciler.ts';
 import type { CollectorMetrics } from './metrics.ts';
 import { GrpcServer } from './receivers/grpc-server.ts';
+import { registerEnvoyAccessLogs } from './receivers/envoy-als.ts';
+import { registerEnvoyMetrics } from './receivers/envoy-metrics.ts';
 import { registerOtlpTraces } from './receivers/otlp-grpc.ts';
+import { registerOtlpLogs, registerOtlpMetrics } from './receivers/otlp-grpc-signals.ts';
+import { OtlpSignals } from './otlp-signals.ts';
 import { OtlpHttpReceiver } from './receivers/otlp-http.ts';
 import { ZipkinHttpReceiver } from './receivers/zipkin-http.ts';
 import { SpanExporter } from './span-exporter.ts';
@@ -26,6 +30,8 @@ export class Collector {
   readonly reconciler: GraphReconciler | undefined;
   /** Edge rows from signals that are not spans (Envoy, metrics, logs). */
   readonly edges: EdgeSink;
+  /** OTLP logs and metrics: stored, and turned into edges where they describe calls. */
+  private readonly otlpSignals: OtlpSignals;
 
   constructor(store: ClickHouseStore, config: MeshlensConfig, metrics: CollectorMetrics, log: FastifyBaseLogger) {
     this.exporter = new SpanExporter(store, metrics, {
@@ -46,7 +52,14 @@ export class Collector {
     const maxBodyBytes = config.limits.maxBodyBytes;
     this.grpc = new GrpcServer(metrics, { host, port: config.server.otlp_grpc_port, maxBodyBytes });
     registerOtlpTraces(this.grpc, intake, metrics, log, config.limits);
-    this.http = new OtlpHttpReceiver(intake, metrics, log, { host, port: config.server.otlp_http_port, maxBodyBytes, limits: config.limits });
+    registerEnvoyAccessLogs(this.grpc, this.edges, metrics, log);
+    registerEnvoyMetrics(this.grpc, this.edges, metrics, log);
+    this.otlpSignals = new OtlpSignals(store, metrics, this.edges, config);
+    registerOtlpLogs(this.grpc, this.otlpSignals.logs, metrics, log, config.limits);
+    registerOtlpMetrics(this.grpc, this.otlpSignals.metrics, metrics, log, config.limits);
+    this.http = new OtlpHttpReceiver(intake, metrics, log, {
+      host, port: config.server.otlp_http_port, maxBodyBytes, limits: config.limits, logs: this.otlpSignals.logs, metrics: this.otlpSignals.metrics,
+    });
     this.zipkin = new ZipkinHttpReceiver(intake, metrics, log, { host, port: config.server.zipkin_port, maxBodyBytes, limits: config.limits });
   }
 
@@ -63,6 +76,7 @@ export class Collector {
   async stop(): Promise<void> {
     await Promise.all([this.grpc.stop(), this.http.stop(), this.zipkin.stop()]);
     await this.exporter.close();
+    await this.otlpSignals.close();
     await this.graph?.stop();
     await this.edges.stop();
     await this.reconciler?.stop();

@@ -2,7 +2,7 @@
 // tests that start several instances in one process keep their counts apart.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
-export type Receiver = 'otlp-grpc' | 'otlp-http' | 'zipkin';
+export type Receiver = 'otlp-grpc' | 'otlp-http' | 'zipkin' | 'envoy-als' | 'envoy-metrics';
 
 export class CollectorMetrics {
   readonly registry = new Registry();
@@ -35,6 +35,31 @@ export class CollectorMetrics {
     name: 'meshlens_dropped_spans_total',
     help: 'Spans whose storage insert failed; the sender was told to retry (UNAVAILABLE / 503).',
     labelNames: ['receiver'] as const,
+    registers: [this.registry],
+  });
+  // OTLP logs and metrics: `signal` is otlp-logs (log records) or otlp-metrics (data points).
+  readonly receivedRecords = new Counter({
+    name: 'meshlens_received_records_total',
+    help: 'OTLP log records and metric data points decoded from requests, before validation.',
+    labelNames: ['receiver', 'signal'] as const,
+    registers: [this.registry],
+  });
+  readonly acceptedRecords = new Counter({
+    name: 'meshlens_accepted_records_total',
+    help: 'OTLP log records and metric data points stored and acknowledged to their sender.',
+    labelNames: ['receiver', 'signal'] as const,
+    registers: [this.registry],
+  });
+  readonly rejectedRecords = new Counter({
+    name: 'meshlens_rejected_records_total',
+    help: 'OTLP log records and metric data points refused as invalid; the sender was told (OTLP partial success).',
+    labelNames: ['receiver', 'signal', 'reason'] as const,
+    registers: [this.registry],
+  });
+  readonly refusedRecords = new Counter({
+    name: 'meshlens_refused_records_total',
+    help: 'OTLP log records and metric data points not stored (overload, shutdown, storage failure); the sender was told to retry.',
+    labelNames: ['receiver', 'signal', 'reason'] as const,
     registers: [this.registry],
   });
   readonly badRequests = new Counter({
@@ -116,6 +141,30 @@ export class CollectorMetrics {
     name: 'meshlens_graph_reconciled_edges_total',
     help: 'Edge observations the storage pass added (halves paired across time or collectors) or took back (the guesses they replace).',
     labelNames: ['change'] as const,
+    registers: [this.registry],
+  });
+
+  readonly envoyAccessLogEntries = new Counter({
+    name: 'meshlens_envoy_als_entries_total',
+    help: 'Envoy access-log entries: received, used (counted as a call on an edge), skipped by reason (counted_by_caller, no_destination, not_final).',
+    labelNames: ['type', 'result', 'reason'] as const,
+    registers: [this.registry],
+  });
+  readonly envoyResponseFlags = new Counter({
+    name: 'meshlens_envoy_als_response_flags_total',
+    help: 'Envoy access-log entries by response flag (Envoy short codes: UH, UF, URX, DC, …).',
+    labelNames: ['flag'] as const,
+    registers: [this.registry],
+  });
+  readonly envoyMetricsFlushes = new Counter({
+    name: 'meshlens_envoy_metrics_flushes_total',
+    help: 'Envoy metrics-service messages (one per stats flush of a proxy) decoded.',
+    registers: [this.registry],
+  });
+  readonly envoyMetricsStats = new Counter({
+    name: 'meshlens_envoy_metrics_upstream_stats_total',
+    help: 'Upstream cluster request stats read from Envoy metrics-service flushes: counted (an increase), baseline (first sight, or after staleness/eviction), reset (the counter fell: the proxy restarted).',
+    labelNames: ['result'] as const,
     registers: [this.registry],
   });
 

@@ -8,7 +8,9 @@
 //     unless its start time is after our own start: then the series began while we were listening and
 //     the whole value is the increase;
 //   - current < previous, or a changed start time ⇒ the counter restarted from 0: increase = current;
-//   - no update for maxStalenessMs ⇒ state dropped, the next value is a new baseline;
+//   - no update for maxStalenessMs (by our clock, not the samples': a sender whose clock is off or whose
+//     samples arrive late must not make other senders' series look stale) ⇒ state dropped, the next value
+//     is a new baseline;
 //   - at most maxSeries tracked; past it the least recently updated series is evicted (counted).
 //
 // Delta inputs (StatSD, OTLP DELTA, Envoy's per-flush histograms) are already increases and need no state:
@@ -17,15 +19,17 @@ import type { PrometheusBucket } from '../service-graph/histogram.ts';
 import { LatencyHistogram, foldPrometheusHistogram } from '../service-graph/histogram.ts';
 
 export interface CumulativeOptions {
-  /** Drop a series' state after this long without an update (ms of the sample clock, `atMs`). */
+  /** Drop a series' state after this long without an update (ms, by `clock`). */
   maxStalenessMs: number;
   /** Bound on tracked series; the least recently updated is evicted past it. */
   maxSeries: number;
   /** Our own start (epoch ms): a series whose start time is after it counts whole on first sight. Default: now. */
   startedAtMs?: number;
+  /** Now in epoch ms, for staleness; Date.now by default (tests pass their own). */
+  clock?: () => number;
 }
 
-export const DEFAULT_CUMULATIVE_OPTIONS: Readonly<Required<Omit<CumulativeOptions, 'startedAtMs'>>> = {
+export const DEFAULT_CUMULATIVE_OPTIONS: Readonly<Pick<CumulativeOptions, 'maxStalenessMs' | 'maxSeries'>> = {
   maxStalenessMs: 5 * 60_000,
   maxSeries: 200_000,
 };
@@ -53,8 +57,11 @@ export function seriesKey(source: string, name: string, labels: Readonly<Record<
 
 interface SeriesState<V> {
   value: V;
+  /** The sample's own time: an older sample than this one is out of order. */
   atMs: number;
   startMs: number | undefined;
+  /** When we stored it, by our clock: what staleness is measured from. */
+  updatedAtMs: number;
 }
 
 /**
@@ -67,11 +74,13 @@ class SeriesTable<V> {
   readonly maxStalenessMs: number;
   readonly maxSeries: number;
   readonly startedAtMs: number;
+  private readonly clock: () => number;
 
   constructor(options: Partial<CumulativeOptions>) {
+    this.clock = options.clock ?? Date.now;
     this.maxStalenessMs = options.maxStalenessMs ?? DEFAULT_CUMULATIVE_OPTIONS.maxStalenessMs;
     this.maxSeries = options.maxSeries ?? DEFAULT_CUMULATIVE_OPTIONS.maxSeries;
-    this.startedAtMs = options.startedAtMs ?? Date.now();
+    this.startedAtMs = options.startedAtMs ?? this.clock();
     if (!(this.maxStalenessMs > 0)) throw new RangeError(`maxStalenessMs ${this.maxStalenessMs} must be > 0`);
     if (!(Number.isInteger(this.maxSeries) && this.maxSeries > 0)) throw new RangeError(`maxSeries ${this.maxSeries} must be a positive integer`);
   }
@@ -80,15 +89,15 @@ class SeriesTable<V> {
     return this.series.size;
   }
 
-  /** The live previous state of `key`, after dropping what went stale by `atMs`. */
-  previous(key: string, atMs: number): SeriesState<V> | undefined {
-    this.dropStale(atMs);
+  /** The live previous state of `key`, after dropping what went stale. */
+  previous(key: string): SeriesState<V> | undefined {
+    this.dropStale();
     return this.series.get(key);
   }
 
-  store(key: string, state: SeriesState<V>): void {
+  store(key: string, value: V, atMs: number, startMs: number | undefined): void {
     this.series.delete(key);
-    this.series.set(key, state);
+    this.series.set(key, { value, atMs, startMs, updatedAtMs: this.clock() });
     while (this.series.size > this.maxSeries) {
       const oldest = this.series.keys().next().value as string;
       this.series.delete(oldest);
@@ -101,10 +110,11 @@ class SeriesTable<V> {
     return startMs !== undefined && startMs > this.startedAtMs;
   }
 
-  /** Drops every series not updated within maxStalenessMs of `nowMs`; call it from a timer when input may stop. */
-  dropStale(nowMs: number): void {
+  /** Drops every series not updated within maxStalenessMs; the front of the map is the least recently updated. */
+  dropStale(): void {
+    const nowMs = this.clock();
     for (const [key, state] of this.series) {
-      if (nowMs - state.atMs <= this.maxStalenessMs) break;
+      if (nowMs - state.updatedAtMs <= this.maxStalenessMs) break;
       this.series.delete(key);
       this.stats.stale++;
     }
@@ -139,12 +149,12 @@ export class CumulativeCounters {
       table.stats.ignored++;
       return null;
     }
-    const previous = table.previous(key, atMs);
+    const previous = table.previous(key);
     if (previous !== undefined && atMs < previous.atMs) {
       table.stats.ignored++;
       return null;
     }
-    table.store(key, { value, atMs, startMs });
+    table.store(key, value, atMs, startMs);
     if (previous === undefined) {
       table.stats.baselines++;
       return table.startedWhileListening(startMs) ? value : null;
@@ -157,8 +167,9 @@ export class CumulativeCounters {
     return value - previous.value;
   }
 
-  dropStale(nowMs: number): void {
-    this.table.dropStale(nowMs);
+  /** Frees the state of series gone stale (it is also done on every sample); for a timer when input may stop. */
+  dropStale(): void {
+    this.table.dropStale();
   }
 }
 
@@ -203,12 +214,12 @@ export class CumulativeHistograms {
       table.stats.ignored++;
       return null;
     }
-    const previous = table.previous(key, atMs);
+    const previous = table.previous(key);
     if (previous !== undefined && atMs < previous.atMs) {
       table.stats.ignored++;
       return null;
     }
-    table.store(key, { value: current, atMs, startMs });
+    table.store(key, current, atMs, startMs);
     if (previous === undefined) {
       table.stats.baselines++;
       return table.startedWhileListening(startMs) ? copyHistogram(current) : null;
@@ -235,8 +246,9 @@ export class CumulativeHistograms {
     };
   }
 
-  dropStale(nowMs: number): void {
-    this.table.dropStale(nowMs);
+  /** Frees the state of series gone stale (it is also done on every sample); for a timer when input may stop. */
+  dropStale(): void {
+    this.table.dropStale();
   }
 }
 

@@ -44,6 +44,7 @@ export class GrpcServer {
   private readonly server: grpc.Server;
   /** Which receiver a method path belongs to, for counting the refusals grpc-js makes on its behalf. */
   private readonly receivers = new Map<string, Receiver>();
+  private readonly stopHooks: Array<() => void> = [];
   port = 0;
 
   constructor(
@@ -70,9 +71,19 @@ export class GrpcServer {
     });
   }
 
+  /**
+   * `finish` runs at stop, once no new call is taken: for client streams that only their sender ends
+   * (Envoy keeps its access-log and metrics streams open for good), which would otherwise hold stop forever.
+   */
+  onStop(finish: () => void): void {
+    this.stopHooks.push(finish);
+  }
+
   /** Stops taking new calls and waits for the ones in progress (each waits for its insert). */
   async stop(): Promise<void> {
-    await new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
+    const stopped = new Promise<void>((resolve) => this.server.tryShutdown(() => resolve()));
+    for (const finish of this.stopHooks) finish();
+    await stopped;
   }
 
   /**

@@ -8,6 +8,10 @@ import { GrpcCode, encodeStatus, statusJson } from '../otlp/status.ts';
 import { convertTraceJson } from '../otlp/traces-json.ts';
 import { convertTraceProto } from '../otlp/traces-proto.ts';
 import { BadRequestError, type TraceLimits, encodeTraceResponseProto, traceResponseJson } from '../otlp/traces.ts';
+import { type LogRecordRow, convertLogsJson, convertLogsProto } from '../otlp/logs.ts';
+import { type MetricPoint, convertMetricsJson, convertMetricsProto } from '../otlp/metrics.ts';
+import { encodeLogsResponseProto, encodeMetricsResponseProto, logsResponseJson, metricsResponseJson } from '../otlp/signals.ts';
+import type { SignalIntake } from '../otlp-intake.ts';
 import type { TraceIntake } from '../trace-intake.ts';
 import { bodyProblem, decompressBody, firstLine } from './http-body.ts';
 
@@ -16,6 +20,9 @@ export interface HttpReceiverOptions {
   port: number;
   maxBodyBytes: number;
   limits: TraceLimits;
+  /** POST /v1/logs and /v1/metrics are served when given. */
+  logs?: SignalIntake<LogRecordRow>;
+  metrics?: SignalIntake<MetricPoint>;
 }
 
 const PROTOBUF = 'application/x-protobuf';
@@ -51,6 +58,25 @@ export class OtlpHttpReceiver {
       if (json) return reply.code(200).type('application/json').send(traceResponseJson(rejected, errorMessage));
       return reply.code(200).type(PROTOBUF).send(Buffer.from(encodeTraceResponseProto(rejected, errorMessage)));
     });
+    const { logs, metrics: metricIntake } = options;
+    if (logs) {
+      this.app.post('/v1/logs', async (request, reply) => {
+        const json = typeof request.body === 'string';
+        const converted = json ? convertLogsJson(request.body as string, options.limits) : convertLogsProto(request.body as Buffer, options.limits);
+        const { rejected, errorMessage } = await logs.accept('otlp-http', { ...converted, items: converted.records });
+        if (json) return reply.code(200).type('application/json').send(logsResponseJson(rejected, errorMessage));
+        return reply.code(200).type(PROTOBUF).send(Buffer.from(encodeLogsResponseProto(rejected, errorMessage)));
+      });
+    }
+    if (metricIntake) {
+      this.app.post('/v1/metrics', async (request, reply) => {
+        const json = typeof request.body === 'string';
+        const converted = json ? convertMetricsJson(request.body as string, options.limits) : convertMetricsProto(request.body as Buffer, options.limits);
+        const { rejected, errorMessage } = await metricIntake.accept('otlp-http', { ...converted, items: converted.points });
+        if (json) return reply.code(200).type('application/json').send(metricsResponseJson(rejected, errorMessage));
+        return reply.code(200).type(PROTOBUF).send(Buffer.from(encodeMetricsResponseProto(rejected, errorMessage)));
+      });
+    }
   }
 
   private fail(reply: FastifyReply, json: boolean, error: unknown): FastifyReply {
@@ -66,7 +92,7 @@ export class OtlpHttpReceiver {
     } else if (error instanceof ShuttingDownError) {
       [status, code, retryAfter] = [503, GrpcCode.UNAVAILABLE, 5];
     } else {
-      reply.log.error({ err: error }, 'span insert failed');
+      reply.log.error({ err: error }, 'insert failed');
       [status, code, retryAfter] = [503, GrpcCode.UNAVAILABLE, 5];
     }
     const message =

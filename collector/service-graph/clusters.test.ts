@@ -37,7 +37,7 @@ describe('parseCluster', () => {
   });
 
   it('what is not a destination parses to null; anything else is kept as a name', () => {
-    for (const name of ['inbound|9080||', 'PassthroughCluster', 'BlackHoleCluster', 'xds-grpc', 'local_app', 'public_listener', 'cds_ingress_bookinfo_details_http_9080', 'kuma:envoy:admin', '']) {
+    for (const name of ['inbound|9080||', 'PassthroughCluster', 'BlackHoleCluster', 'xds-grpc', 'local_app', 'public_listener', 'cds_ingress_bookinfo_details_http_9080', 'kuma:envoy:admin', 'localhost:3001', '']) {
       assert.equal(parseCluster(name), null, name);
     }
     assert.equal(parsed('legacy-backend'), 'other /legacy-backend:0 (outside)');

@@ -51,7 +51,8 @@ export function parseCluster(rawName: string, hints: ClusterHints = {}): Cluster
   // Istio's stat names end the cluster with ';' (its alt_stat_name) so that dots inside it survive.
   const cluster = rawName.endsWith(';') ? rawName.slice(0, -1) : rawName;
   if (cluster === '' || NOT_A_DESTINATION.has(cluster)) return null;
-  if (cluster.startsWith('inbound|') || cluster.startsWith('inbound:') || cluster.startsWith('kuma:') || cluster.startsWith('cds_ingress_')) return null;
+  // Inbound sides: Istio's `inbound|…`, Kuma's `localhost:<port>` and `inbound:…`, App Mesh's `cds_ingress_…`.
+  if (/^(?:inbound[|:]|localhost:|kuma:|cds_ingress_)/.test(cluster)) return null;
   const found = istio(cluster) ?? consul(cluster) ?? appMesh(cluster, hints) ?? kuma(cluster);
   if (found === NOT_AN_EDGE) return null;
   return found ?? { mesh: 'other', name: cluster, namespace: '', version: '', port: 0, inMesh: false };

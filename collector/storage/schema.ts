@@ -25,6 +25,8 @@ export const RETAINED_TABLES: ReadonlyArray<{ table: string; day: string }> = [
   { table: 'edges_1h', day: 'toDate(hour)' },
   { table: 'edges_10m', day: 'toDate(ten_minute)' },
   { table: 'operations_1m', day: 'toDate(minute)' },
+  { table: 'logs', day: 'toDate(ts)' },
+  { table: 'metrics', day: 'toDate(ts)' },
 ];
 
 /** Columns of `graph_halves` the graph writer sends (stored_at is the server's clock). */
@@ -363,6 +365,63 @@ const MIGRATIONS: Migration[] = [
       'DROP VIEW IF EXISTS edges_10m_mv',
       `CREATE MATERIALIZED VIEW IF NOT EXISTS edges_10m_mv TO edges_10m AS
       SELECT toStartOfTenMinutes(minute) AS ten_minute, * EXCEPT (minute) FROM edges_1m`,
+    ],
+  },
+  {
+    version: 8,
+    name: 'OTLP logs and metrics',
+    statements: (o) => [
+      // Every OTLP log record (collector/otlp/logs.ts). Read by time and service, or by trace id (a
+      // trace's logs): the key serves the first, the bloom filter the second.
+      `CREATE TABLE IF NOT EXISTS logs (
+        ts DateTime64(9) CODEC(Delta, ZSTD(1)),
+        observed_ts DateTime64(9) CODEC(Delta, ZSTD(1)),
+        trace_id String CODEC(ZSTD(1)),
+        span_id String CODEC(ZSTD(1)),
+        flags UInt32 CODEC(ZSTD(1)),
+        severity_number UInt8 CODEC(ZSTD(1)),
+        severity_text LowCardinality(String) CODEC(ZSTD(1)),
+        body String CODEC(ZSTD(1)),
+        event_name LowCardinality(String) CODEC(ZSTD(1)),
+        attributes Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+        resource_attributes Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+        service LowCardinality(String) CODEC(ZSTD(1)),
+        namespace LowCardinality(String) CODEC(ZSTD(1)),
+        scope_name LowCardinality(String) CODEC(ZSTD(1)),
+        INDEX idx_trace_id trace_id TYPE bloom_filter(0.001) GRANULARITY 1
+      ) ENGINE = MergeTree
+      PARTITION BY toDate(ts)
+      ORDER BY (service, toDateTime(ts))
+      ${ttl('toDate(ts)', o)}
+      SETTINGS ttl_only_drop_parts = 1`,
+      // One row per OTLP data point (collector/otlp/metrics.ts), read as a series over time: name
+      // first, then the service that sent it.
+      `CREATE TABLE IF NOT EXISTS metrics (
+        ts DateTime64(9) CODEC(Delta, ZSTD(1)),
+        start_ts DateTime64(9) CODEC(Delta, ZSTD(1)),
+        name LowCardinality(String) CODEC(ZSTD(1)),
+        type LowCardinality(String) CODEC(ZSTD(1)),
+        unit LowCardinality(String) CODEC(ZSTD(1)),
+        temporality LowCardinality(String) CODEC(ZSTD(1)),
+        monotonic UInt8 CODEC(ZSTD(1)),
+        attributes Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+        resource_attributes Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+        service LowCardinality(String) CODEC(ZSTD(1)),
+        namespace LowCardinality(String) CODEC(ZSTD(1)),
+        scope_name LowCardinality(String) CODEC(ZSTD(1)),
+        value Float64 CODEC(ZSTD(1)),
+        count UInt64 CODEC(T64, ZSTD(1)),
+        sum Float64 CODEC(ZSTD(1)),
+        bounds Array(Float64) CODEC(ZSTD(1)),
+        bucket_counts Array(UInt64) CODEC(ZSTD(1)),
+        quantiles Array(Float64) CODEC(ZSTD(1)),
+        quantile_values Array(Float64) CODEC(ZSTD(1)),
+        flags UInt32 CODEC(ZSTD(1))
+      ) ENGINE = MergeTree
+      PARTITION BY toDate(ts)
+      ORDER BY (name, service, toDateTime(ts))
+      ${ttl('toDate(ts)', o)}
+      SETTINGS ttl_only_drop_parts = 1`,
     ],
   },
 ];
