@@ -7,7 +7,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import type { CollectorMetrics } from './metrics.ts';
 import type { SpanRecord } from './model.ts';
 import { EdgeMinutes } from './service-graph/edge-rows.ts';
-import { toHalf } from './service-graph/halves.ts';
+import { type SpanHalf, toHalf } from './service-graph/halves.ts';
 import { OperationMinutes } from './service-graph/operation-rows.ts';
 import { type Closed, HalfPairer } from './service-graph/pairer.ts';
 import { encodeHalf } from './service-graph/reconcile.ts';
@@ -33,9 +33,9 @@ export class GraphProcessor {
   /** Leftover halves (JSONCompactEachRow lines for graph_halves) since the last flush. */
   private leftoverLines: string[] = [];
   private closeSequence = 0;
-  /** Spans stored since the last tick: paired once per tick, so a trace whose halves arrive in many
-   * requests is re-paired once a second rather than once per request. */
-  private arrived: SpanRecord[][] = [];
+  /** Halves of the spans stored since the last tick: paired once per tick, so a trace whose halves
+   * arrive in many requests is re-paired once a second rather than once per request. */
+  private arrived: SpanHalf[] = [];
   private expireTimer: NodeJS.Timeout | undefined;
   private flushTimer: NodeJS.Timeout | undefined;
 
@@ -56,9 +56,17 @@ export class GraphProcessor {
     this.flushTimer.unref();
   }
 
-  /** Spans just stored; they are paired at the next tick. */
+  /**
+   * Spans just stored: turned into halves (and operation rows) now, paired at the next tick. Keeping
+   * only the small halves rather than whole spans until then keeps them out of V8's old generation
+   * (measured: 1,388 → 266 B promoted per span).
+   */
   observe(spans: SpanRecord[]): void {
-    this.arrived.push(spans);
+    for (const span of spans) {
+      const half = toHalf(span);
+      this.operations.add(span, half, 'spans');
+      this.arrived.push(half);
+    }
   }
 
   /** Pairs what arrived since the last tick, then closes the traces quiet for graph.wait. */
@@ -67,10 +75,7 @@ export class GraphProcessor {
     this.arrived = [];
     const now = Date.now();
     if (arrived.length > 0) {
-      const spans = arrived.flat();
-      const halves = spans.map(toHalf);
-      for (let i = 0; i < spans.length; i++) this.operations.add(spans[i]!, halves[i]!, 'spans');
-      const closed = this.pairer.add(halves, now);
+      const closed = this.pairer.add(arrived, now);
       if (closed.closedEarly > 0) this.metrics.graphClosedEarly.inc(closed.closedEarly);
       this.take(closed);
     }

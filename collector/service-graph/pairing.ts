@@ -349,7 +349,7 @@ function decideOutbound(position: number, index: HalfIndex, final: boolean): Dec
 function pairedEdge(index: HalfIndex, callerPosition: number, calleePosition: number, rule: PairingRule): EdgeObservation {
   const caller = index.all[callerPosition]!;
   const callee = index.all[calleePosition]!;
-  return {
+  return withBytes({
     source: caller.self,
     target: callee.self,
     protocol: callee.protocol !== 'unknown' ? callee.protocol : caller.protocol,
@@ -365,16 +365,15 @@ function pairedEdge(index: HalfIndex, callerPosition: number, calleePosition: nu
     timeUnixNano: callee.startTimeUnixNano,
     halves: [index.key(callerPosition), index.key(calleePosition)],
     rule,
-    ...bytes(callee.requestBytes ?? caller.requestBytes, callee.responseBytes ?? caller.responseBytes),
-  };
+  }, callee.requestBytes ?? caller.requestBytes, callee.responseBytes ?? caller.responseBytes);
 }
 
-/** The byte fields, only those known (most calls state none). */
-function bytes(requestBytes: number | undefined, responseBytes: number | undefined): Pick<EdgeObservation, 'requestBytes' | 'responseBytes'> {
-  if (requestBytes === undefined && responseBytes === undefined) return NO_BYTES;
-  return { ...(requestBytes !== undefined ? { requestBytes } : {}), ...(responseBytes !== undefined ? { responseBytes } : {}) };
+/** Sets the byte fields that are known (most calls state none: then the edge stays as it is). */
+function withBytes(edge: EdgeObservation, requestBytes: number | undefined, responseBytes: number | undefined): EdgeObservation {
+  if (requestBytes !== undefined) edge.requestBytes = requestBytes;
+  if (responseBytes !== undefined) edge.responseBytes = responseBytes;
+  return edge;
 }
-const NO_BYTES = {};
 
 function unpairedCaller(index: HalfIndex, position: number): EdgeObservation {
   const caller = index.all[position]!;
@@ -389,7 +388,7 @@ function unpairedCallee(index: HalfIndex, position: number): EdgeObservation {
 /** An edge seen from one half only. */
 function halfEdge(index: HalfIndex, position: number, source: NodeRef, target: NodeRef, rule: PairingRule): EdgeObservation {
   const half = index.all[position]!;
-  return {
+  return withBytes({
     source,
     target,
     protocol: rule === 'messaging' ? 'messaging' : half.protocol,
@@ -401,8 +400,7 @@ function halfEdge(index: HalfIndex, position: number, source: NodeRef, target: N
     timeUnixNano: half.startTimeUnixNano,
     halves: [index.key(position)],
     rule,
-    ...bytes(half.requestBytes, half.responseBytes),
-  };
+  }, half.requestBytes, half.responseBytes);
 }
 
 function compareEdges(a: EdgeObservation, b: EdgeObservation): number {
