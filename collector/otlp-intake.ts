@@ -2,53 +2,10 @@
 // count it, write its rows (acknowledged only once stored, through a bounded batcher per table, like
 // spans), and only then hand what it says about calls to the edge sink — a refused request is
 // retried by its sender and would otherwise count twice.
-import { Batcher, OverloadError, ShuttingDownError } from './batcher.ts';
+import { OverloadError, ShuttingDownError } from './batcher.ts';
 import type { CollectorMetrics, Receiver } from './metrics.ts';
-import type { ClickHouseStore } from './storage/store.ts';
+import type { TableExporter } from './table-exporter.ts';
 import type { IntakeResult } from './trace-intake.ts';
-
-export interface TableExporterOptions {
-  maxBatchRows: number;
-  maxDelayMs: number;
-  maxQueuedBytes: number;
-}
-
-/** Encoded rows → one table, batched; resolves per submission once its rows are stored. */
-export class TableExporter {
-  private readonly batcher: Batcher;
-
-  constructor(store: ClickHouseStore, metrics: CollectorMetrics, table: string, columns: readonly string[], options: TableExporterOptions) {
-    this.batcher = new Batcher({
-      ...options,
-      concurrency: store.insertConcurrency,
-      write: async (body, rows) => {
-        const stop = metrics.insertSeconds.startTimer({ table });
-        try {
-          await store.insert(table, columns, body);
-        } catch (error) {
-          metrics.insertFailures.inc({ table });
-          throw error;
-        } finally {
-          stop();
-        }
-        metrics.batchRows.observe({ table }, rows);
-      },
-      onQueueChange: (rows, bytes) => {
-        metrics.queueRows.set({ table }, rows);
-        metrics.queueBytes.set({ table }, bytes);
-      },
-    });
-  }
-
-  export(lines: readonly string[]): Promise<void> {
-    if (lines.length === 0) return Promise.resolve();
-    return this.batcher.submit(Buffer.from(lines.join('')), lines.length);
-  }
-
-  close(): Promise<void> {
-    return this.batcher.close();
-  }
-}
 
 /** The metric label for what was received: OTLP logs or OTLP metrics. */
 export type OtlpSignal = 'otlp-logs' | 'otlp-metrics';

@@ -8,7 +8,8 @@ import { accessLogSample } from './otlp/access-log-edges.ts';
 import { OtlpMetricEdges } from './otlp/metric-edges.ts';
 import { LOG_COLUMNS, type LogRecordRow, encodeLogRow } from './otlp/logs.ts';
 import { METRIC_COLUMNS, type MetricPoint, encodeMetricRow } from './otlp/metrics.ts';
-import { SignalIntake, TableExporter } from './otlp-intake.ts';
+import { SignalIntake } from './otlp-intake.ts';
+import { TableExporter } from './table-exporter.ts';
 import type { EdgeSample } from './service-graph/edge-rows.ts';
 import type { ClickHouseStore } from './storage/store.ts';
 
@@ -19,8 +20,8 @@ export class OtlpSignals {
 
   constructor(store: ClickHouseStore, metrics: CollectorMetrics, edges: EdgeSink, config: MeshlensConfig) {
     const options = { maxBatchRows: config.batch.maxRows, maxDelayMs: config.batch.maxDelayMs, maxQueuedBytes: config.limits.queueBytes };
-    const logRows = new TableExporter(store, metrics, 'logs', LOG_COLUMNS, options);
-    const metricRows = new TableExporter(store, metrics, 'metrics', METRIC_COLUMNS, options);
+    const logRows = new TableExporter(store, metrics, { table: 'logs', columns: LOG_COLUMNS }, options);
+    const metricRows = new TableExporter(store, metrics, { table: 'metrics', columns: METRIC_COLUMNS }, options);
     this.exporters = [logRows, metricRows];
     this.logs = new SignalIntake(metrics, {
       signal: 'otlp-logs',

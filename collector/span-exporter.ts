@@ -1,45 +1,17 @@
 // The last stage of the trace pipeline: encodes spans as rows and hands them to the batcher, whose
 // batches go to `spans_ingest` (and from there, through materialized views, to every span table).
-import { Batcher } from './batcher.ts';
 import type { CollectorMetrics } from './metrics.ts';
 import type { SpanRecord } from './model.ts';
 import { encodeSpanRow } from './span-rows.ts';
 import { SPAN_INGEST_COLUMNS } from './storage/schema.ts';
 import type { ClickHouseStore } from './storage/store.ts';
-
-export interface SpanExporterOptions {
-  maxBatchRows: number;
-  maxDelayMs: number;
-  maxQueuedBytes: number;
-}
+import { TableExporter, type TableExporterOptions } from './table-exporter.ts';
 
 export class SpanExporter {
-  private readonly batcher: Batcher;
+  private readonly rows: TableExporter;
 
-  constructor(store: ClickHouseStore, metrics: CollectorMetrics, options: SpanExporterOptions) {
-    const table = 'spans';
-    this.batcher = new Batcher({
-      maxBatchRows: options.maxBatchRows,
-      maxDelayMs: options.maxDelayMs,
-      maxQueuedBytes: options.maxQueuedBytes,
-      concurrency: store.insertConcurrency,
-      write: async (body, rows) => {
-        const stop = metrics.insertSeconds.startTimer({ table });
-        try {
-          await store.insert('spans_ingest', SPAN_INGEST_COLUMNS, body);
-        } catch (error) {
-          metrics.insertFailures.inc({ table });
-          throw error;
-        } finally {
-          stop();
-        }
-        metrics.batchRows.observe({ table }, rows);
-      },
-      onQueueChange: (rows, bytes) => {
-        metrics.queueRows.set({ table }, rows);
-        metrics.queueBytes.set({ table }, bytes);
-      },
-    });
+  constructor(store: ClickHouseStore, metrics: CollectorMetrics, options: TableExporterOptions) {
+    this.rows = new TableExporter(store, metrics, { table: 'spans_ingest', columns: SPAN_INGEST_COLUMNS, label: 'spans' }, options);
   }
 
   /** Resolves once the spans are stored; rejects with OverloadError, ShuttingDownError or a storage error. */
@@ -56,11 +28,11 @@ export class SpanExporter {
     const body = Buffer.allocUnsafe(bytes);
     let offset = 0;
     for (const row of rows) offset += body.write(row, offset);
-    return this.batcher.submit(body, spans.length);
+    return this.rows.submit(body, spans.length);
   }
 
   /** Stops taking spans and writes everything already taken. */
   close(): Promise<void> {
-    return this.batcher.close();
+    return this.rows.close();
   }
 }

@@ -4,6 +4,7 @@
 // wrong JSON type refuse the request: what comes out must have the model's types, or one sender's
 // bad row would fail a whole batch of other senders' spans in storage.
 import type { Attribute, InstrumentationScope, SpanEvent, SpanLink } from '../model.ts';
+import { parseJsonRequest } from './signals.ts';
 import { BadRequestError, type ConvertedTraces, TraceBuilder, type TraceLimits, spanKind, statusCode } from './traces.ts';
 
 type U64 = string | number | null | undefined;
@@ -50,16 +51,7 @@ interface JsonTraceRequest {
 
 /** Parses and converts an OTLP/JSON request. Throws BadRequestError when it must be refused whole. */
 export function convertTraceJson(text: string, limits: TraceLimits): ConvertedTraces {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (error) {
-    throw new BadRequestError(`invalid OTLP/JSON: ${(error as Error).message}`, 'decode');
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw new BadRequestError('invalid OTLP/JSON: the body must be an ExportTraceServiceRequest object', 'decode');
-  }
-  const request = parsed as JsonTraceRequest;
+  const request = parseJsonRequest(text, 'ExportTraceServiceRequest') as JsonTraceRequest;
   if (request.resourceSpans !== undefined && request.resourceSpans !== null && !Array.isArray(request.resourceSpans)) {
     throw new BadRequestError('invalid OTLP/JSON: resourceSpans must be an array', 'decode');
   }

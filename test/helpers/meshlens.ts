@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, type MeshlensConfig } from '../../collector/config.ts';
 import { type Command, type RunningMeshlens, startMeshlens } from '../../bin/run.ts';
+import type { GraphEdge } from '../../query/service-graph.ts';
 
 export interface TestMeshlens {
   running: RunningMeshlens;
@@ -66,4 +67,28 @@ export async function startTestMeshlens(
 export async function getJson<T = unknown>(url: string): Promise<{ status: number; body: T }> {
   const response = await fetch(url);
   return { status: response.status, body: (await response.json()) as T };
+}
+
+/**
+ * Polls /api/v1/service-graph for one signal and namespace (the last 10 minutes) until `until` holds or
+ * about 12 s pass; returns the last edges seen. Edge rows are written every graph.flush_interval.
+ */
+export async function graphEdgesUntil(queryUrl: string, signal: string, namespace: string, until: (edges: GraphEdge[]) => boolean): Promise<GraphEdge[]> {
+  let edges: GraphEdge[] = [];
+  for (let i = 0; i < 60; i++) {
+    edges = (await getJson<{ edges: GraphEdge[] }>(`${queryUrl}/api/v1/service-graph?signal=${signal}&namespace=${namespace}&start=${Date.now() - 600_000}`)).body.edges;
+    if (until(edges)) break;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return edges;
+}
+
+/** meshlens' own metric `name` from /metrics: label set (as printed) → value. */
+export async function ownMetric(queryUrl: string, name: string): Promise<Map<string, number>> {
+  const text = await (await fetch(`${queryUrl}/metrics`)).text();
+  const found = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (line.startsWith(`${name}{`)) found.set(line.slice(name.length, line.lastIndexOf(' ')), Number(line.slice(line.lastIndexOf(' ') + 1)));
+  }
+  return found;
 }

@@ -10,7 +10,7 @@ import {
   type Workload, httpEntry, identifier, inboundCluster, mysqldb, outboundCluster, productpage, ratings, reviews, spiffe, tcpEntry,
 } from '../helpers/envoy-als.ts';
 import { type EnvoyStreamClient, envoyStreamClient } from '../helpers/envoy-client.ts';
-import { getJson, startTestMeshlens, type TestMeshlens } from '../helpers/meshlens.ts';
+import { getJson, graphEdgesUntil, ownMetric, startTestMeshlens, type TestMeshlens } from '../helpers/meshlens.ts';
 
 let meshlens: TestMeshlens;
 let client: EnvoyStreamClient;
@@ -27,24 +27,8 @@ const stream = (messages: object[]) => client.stream(messages);
 const rawStream = (messages: Buffer[]) => client.rawStream(messages);
 const encode = (message: object) => client.encode(message);
 
-async function graph(namespace: string, until: (edges: GraphEdge[]) => boolean): Promise<GraphEdge[]> {
-  let edges: GraphEdge[] = [];
-  for (let i = 0; i < 60; i++) {
-    edges = (await getJson<{ edges: GraphEdge[] }>(`${meshlens.queryUrl}/api/v1/service-graph?signal=envoy-als&namespace=${namespace}&start=${Date.now() - 600_000}`)).body.edges;
-    if (until(edges)) break;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  return edges;
-}
-
-async function metric(name: string): Promise<Map<string, number>> {
-  const text = await (await fetch(`${meshlens.queryUrl}/metrics`)).text();
-  const found = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (line.startsWith(`${name}{`)) found.set(line.slice(name.length, line.lastIndexOf(' ')), Number(line.slice(line.lastIndexOf(' ') + 1)));
-  }
-  return found;
-}
+const graph = (namespace: string, until: (edges: GraphEdge[]) => boolean) => graphEdgesUntil(meshlens.queryUrl, 'envoy-als', namespace, until);
+const metric = (name: string) => ownMetric(meshlens.queryUrl, name);
 
 const T0 = Date.now() - 120_000;
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);

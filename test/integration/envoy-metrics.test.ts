@@ -11,7 +11,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { GraphEdge } from '../../query/service-graph.ts';
 import { type Workload, productpage, reviews, sidecarNode } from '../helpers/envoy-als.ts';
 import { type EnvoyStreamClient, envoyStreamClient } from '../helpers/envoy-client.ts';
-import { getJson, startTestMeshlens, type TestMeshlens } from '../helpers/meshlens.ts';
+import { getJson, graphEdgesUntil, ownMetric, startTestMeshlens, type TestMeshlens } from '../helpers/meshlens.ts';
 
 let meshlens: TestMeshlens;
 let client: EnvoyStreamClient;
@@ -68,24 +68,8 @@ function productpageFlush(s: { r200: number; r503: number; r504?: number; d200: 
   ];
 }
 
-async function graph(namespace: string, until: (edges: GraphEdge[]) => boolean): Promise<GraphEdge[]> {
-  let edges: GraphEdge[] = [];
-  for (let i = 0; i < 60; i++) {
-    edges = (await getJson<{ edges: GraphEdge[] }>(`${meshlens.queryUrl}/api/v1/service-graph?signal=envoy-metrics&namespace=${namespace}&start=${Date.now() - 600_000}`)).body.edges;
-    if (until(edges)) break;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  return edges;
-}
-
-async function metric(name: string): Promise<Map<string, number>> {
-  const text = await (await fetch(`${meshlens.queryUrl}/metrics`)).text();
-  const found = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (line.startsWith(`${name}{`)) found.set(line.slice(name.length, line.lastIndexOf(' ')), Number(line.slice(line.lastIndexOf(' ') + 1)));
-  }
-  return found;
-}
+const graph = (namespace: string, until: (edges: GraphEdge[]) => boolean) => graphEdgesUntil(meshlens.queryUrl, 'envoy-metrics', namespace, until);
+const metric = (name: string) => ownMetric(meshlens.queryUrl, name);
 
 /** A metric without labels. */
 async function metricValue(name: string): Promise<number | undefined> {

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { GraphEdge, GraphNode } from '../../query/service-graph.ts';
 import { getJson, startTestMeshlens, type TestMeshlens } from '../helpers/meshlens.ts';
+import { type HandSpan, SPAN_KIND, otlpJsonRequest, postTraces } from '../helpers/otlp-json.ts';
 
 let meshlens: TestMeshlens;
 before(async () => {
@@ -16,53 +17,10 @@ after(async () => {
 
 const ms = 1_000_000n;
 const base = BigInt(Date.now() - 60_000) * ms;
-const hex = (n: number, width: number) => n.toString(16).padStart(width, '0');
-
-interface SpanSpec {
-  trace: number;
-  id: number;
-  parent?: number;
-  kind: number;
-  startMs: number;
-  durationMs: number;
-  attributes?: Record<string, string | number>;
-  code?: number;
-}
-
-function request(service: string, spans: SpanSpec[]): string {
-  return JSON.stringify({
-    resourceSpans: [
-      {
-        resource: { attributes: [{ key: 'service.name', value: { stringValue: service } }, { key: 'k8s.namespace.name', value: { stringValue: 'bookinfo' } }] },
-        scopeSpans: [
-          {
-            spans: spans.map((s) => ({
-              traceId: hex(s.trace, 32),
-              spanId: hex(s.id, 16),
-              ...(s.parent ? { parentSpanId: hex(s.parent, 16) } : {}),
-              name: `${service} op`,
-              kind: s.kind,
-              startTimeUnixNano: String(base + BigInt(s.startMs) * ms),
-              endTimeUnixNano: String(base + BigInt(s.startMs + s.durationMs) * ms),
-              attributes: Object.entries(s.attributes ?? {}).map(([key, value]) =>
-                typeof value === 'number' ? { key, value: { intValue: value } } : { key, value: { stringValue: value } },
-              ),
-              ...(s.code ? { status: { code: s.code } } : {}),
-            })),
-          },
-        ],
-      },
-    ],
-  });
-}
-
-async function send(body: string): Promise<void> {
-  const response = await fetch(`${meshlens.otlpHttpUrl}/v1/traces`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
-  assert.equal(response.status, 200, await response.text());
-}
-
-const SERVER = 2;
-const CLIENT = 3;
+type SpanSpec = HandSpan;
+const request = (service: string, spans: SpanSpec[]) => otlpJsonRequest(service, 'bookinfo', base, spans);
+const send = (body: string) => postTraces(meshlens.otlpHttpUrl, body);
+const { server: SERVER, client: CLIENT } = SPAN_KIND;
 
 describe('service graph from spans', () => {
   it('derives exact nodes and edges, pairing halves that arrive in separate requests, out of order', async () => {
