@@ -20,6 +20,46 @@ interface Slices {
 }
 
 /**
+ * Attribute keys are a small set repeated in every span, but the wire gives each as fresh bytes. Read
+ * into a new string each time, every key is allocated anew and hashed again by every Map lookup that
+ * follows (the graph's attribute slots, the row encoder). Interned by their bytes, a key is one string
+ * for the life of the process, with its hash computed once. A direct-mapped table: a collision replaces
+ * the slot, so a process sending endless distinct keys costs a copy per key and never grows the table.
+ */
+class KeyTable {
+  private static readonly SLOTS = 4096;
+  private static readonly MAX_KEY_BYTES = 64;
+  private readonly bytes: Array<Buffer | undefined> = new Array(KeyTable.SLOTS);
+  private readonly strings: string[] = new Array<string>(KeyTable.SLOTS).fill('');
+
+  intern(buf: Buffer, start: number, end: number, slices: Slices): string {
+    const length = end - start;
+    if (length > KeyTable.MAX_KEY_BYTES) return slices.utf8Slice(start, end);
+    // FNV-1a over the bytes.
+    let hash = 0x811c9dc5;
+    for (let i = start; i < end; i++) hash = Math.imul(hash ^ buf[i]!, 0x01000193);
+    const slot = (hash >>> 0) & (KeyTable.SLOTS - 1);
+    const known = this.bytes[slot];
+    if (known !== undefined && known.length === length) {
+      let same = true;
+      for (let i = 0; i < length; i++) {
+        if (known[i] !== buf[start + i]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return this.strings[slot]!;
+    }
+    const key = slices.utf8Slice(start, end);
+    this.bytes[slot] = Buffer.from(buf.subarray(start, end));
+    this.strings[slot] = key;
+    return key;
+  }
+}
+
+const KEYS = new KeyTable();
+
+/**
  * A cursor over the request. Nested messages are read in place: `enter()` narrows `end` to the
  * field's body and `leave()` restores it, so no object is allocated per message.
  */
@@ -148,6 +188,12 @@ class Reader {
 
   string(): string {
     return this.slices.utf8Slice(this.body(), this.pos);
+  }
+
+  /** A string that repeats across spans (an attribute key): one shared string per distinct value. */
+  key(): string {
+    const start = this.body();
+    return KEYS.intern(this.buf, start, this.pos, this.slices);
   }
 
   /** Bytes as lowercase hex ('' when empty). */
@@ -355,7 +401,7 @@ function keyValue(r: Reader, builder: TraceBuilder, list: Attribute[], limited: 
   let typed = EMPTY;
   while (r.more) {
     const tag = r.varint();
-    if (tag === ((1 << 3) | LEN)) key = r.string();
+    if (tag === ((1 << 3) | LEN)) key = r.key();
     else if (tag === ((2 << 3) | LEN)) {
       const inner = r.enter();
       typed = anyValue(r, builder);
