@@ -41,4 +41,21 @@ describe('OtlpMetricEdges', () => {
     const [counted] = edges.derive([upstreamRq('200', 5, T0, delta)]);
     assert.equal(counted?.requests, 5);
   });
+
+  it('takes latencies from exponential histograms as from explicit ones', () => {
+    const edges = new OtlpMetricEdges();
+    const delta = { temporality: Temporality.Delta } as const;
+    // Scale 0 (base 2), offset 3: 10 calls in (8, 16] ms and 5 in (32, 64] ms, on the explicit bounds metrics.ts makes.
+    const latency = upstreamRq('', 0, T0, {
+      ...delta, name: 'cluster.upstream_rq_time', type: 'exponential_histogram', unit: 'ms', attributes: { 'envoy.cluster_name': 'backend_shop_svc_80' },
+      count: 15, sum: 400, bounds: [8, 16, 32, 64], bucketCounts: [0, 10, 0, 5, 0],
+    });
+    const [edge] = edges.derive([upstreamRq('200', 15, T0, delta), latency]);
+    assert.equal(edge?.requests, 15);
+    assert.equal(edge?.latency?.count, 15);
+    const p50 = edge?.latency?.quantile(0.5) ?? 0;
+    assert.ok(p50 > 8 && p50 <= 16 * 1.01, `p50 ${p50} ms lies in its bucket (8, 16], within the histogram's 1 %`);
+    const p90 = edge?.latency?.quantile(0.9) ?? 0;
+    assert.ok(p90 > 32 && p90 <= 64 * 1.01, `p90 ${p90} ms lies in its bucket (32, 64]`);
+  });
 });

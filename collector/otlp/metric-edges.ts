@@ -38,7 +38,9 @@ export class OtlpMetricEdges {
   derive(points: readonly MetricPoint[]): EdgeIncrement[] {
     const flushes = new Map<string, { flush: ClusterStatsFlush; timeUnixNano: bigint }>();
     for (const p of points) {
-      if ((p.flags & NO_RECORDED_VALUE) !== 0 || (p.type !== 'sum' && p.type !== 'histogram')) continue;
+      // Exponential histograms arrive already on explicit bounds (metrics.ts), so both kinds fold alike.
+      const isHistogram = p.type === 'histogram' || p.type === 'exponential_histogram';
+      if ((p.flags & NO_RECORDED_VALUE) !== 0 || (p.type !== 'sum' && !isHistogram)) continue;
       // Only the point's own attributes name the cluster: Envoy's resource has a `cluster_name` of its own
       // (the proxy's node.cluster).
       const labels = p.attributes;

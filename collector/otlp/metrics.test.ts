@@ -41,7 +41,7 @@ describe('convertMetrics', () => {
       // scale 0: base 2; positive buckets (2, 4] and (4, 8]; zero and negative counts below 2.
       assert.deepEqual(
         exponential && [exponential.type, exponential.temporality, exponential.unit, exponential.bounds, exponential.bucketCounts, exponential.count, exponential.sum],
-        ['exponential_histogram', 1, 's', [2, 4], [2, 2, 3], 7, 3.5],
+        ['exponential_histogram', 1, 's', [2, 4, 8], [2, 2, 3, 0], 7, 3.5],
       );
       assert.deepEqual(summary && [summary.type, summary.quantiles, summary.quantileValues, summary.count], ['summary', [0.5, 0.99], [2, 5], 4]);
       assert.equal(exponential?.service, 'api');

@@ -229,7 +229,8 @@ function fillValues(point: MetricPoint, p: RawPoint): string | undefined {
 /**
  * An exponential histogram on explicit bounds, so that one bucket layout serves every histogram row:
  * the first bucket holds the negative and zero counts (≤ base^offset), then one bucket per positive
- * bucket, (base^i, base^(i+1)], the last one open-ended.
+ * bucket, (base^i, base^(i+1)], each with its upper bound — the highest one too, so that latencies
+ * there are not read as lying at its lower bound — and the open-ended bucket explicit bounds need, empty.
  */
 function exponentialToExplicit(point: MetricPoint, p: RawPoint): void {
   point.count = num(p.count);
@@ -240,8 +241,8 @@ function exponentialToExplicit(point: MetricPoint, p: RawPoint): void {
   const positive = list<unknown>(p.positive?.bucketCounts, 'positive.bucketCounts').map(num);
   const negative = list<unknown>(p.negative?.bucketCounts, 'negative.bucketCounts').map(num);
   const low = num(p.zeroCount) + negative.reduce((a, b) => a + b, 0);
-  point.bounds = positive.map((_, i) => base ** (offset + i));
-  point.bucketCounts = [low, ...positive];
+  point.bounds = positive.length === 0 ? [] : [...positive.map((_, i) => base ** (offset + i)), base ** (offset + positive.length)];
+  point.bucketCounts = positive.length === 0 ? [low] : [low, ...positive, 0];
 }
 
 /** One JSONCompactEachRow line (with its newline) in METRIC_COLUMNS order. */
