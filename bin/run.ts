@@ -17,7 +17,7 @@ export interface RunningMeshlens {
   metrics: CollectorMetrics;
   collector?: Collector;
   query?: FastifyInstance;
-  ports: { otlpGrpc?: number; otlpHttp?: number; zipkin?: number; query?: number };
+  ports: { otlpGrpc?: number; otlpHttp?: number; zipkin?: number; statsd?: number; query?: number };
   /** Stops taking data, writes everything taken, closes storage. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -61,6 +61,7 @@ export async function startMeshlens(command: Command, config: MeshlensConfig, lo
       running.ports.otlpGrpc = running.collector.grpc.port;
       running.ports.otlpHttp = running.collector.http.port;
       running.ports.zipkin = running.collector.zipkin.port;
+      running.ports.statsd = running.collector.statsd.port;
     }
     // A collector-only process still answers /healthz, /readyz and /metrics on the query port.
     running.query = createQueryServer({ store, registry: metrics.registry, log, isReady: () => ready, traceApis: command !== 'collector' });
@@ -75,7 +76,7 @@ export async function startMeshlens(command: Command, config: MeshlensConfig, lo
   }
   ready = true;
   log.info(
-    { otlpGrpc: running.ports.otlpGrpc, otlpHttp: running.ports.otlpHttp, zipkin: running.ports.zipkin, query: running.ports.query },
+    { otlpGrpc: running.ports.otlpGrpc, otlpHttp: running.ports.otlpHttp, zipkin: running.ports.zipkin, statsd: running.ports.statsd, query: running.ports.query },
     `meshlens ${command} ready`,
   );
   return running;

@@ -15,6 +15,9 @@ import { registerOtlpTraces } from './receivers/otlp-grpc.ts';
 import { registerOtlpLogs, registerOtlpMetrics } from './receivers/otlp-grpc-signals.ts';
 import { OtlpSignals } from './otlp-signals.ts';
 import { OtlpHttpReceiver } from './receivers/otlp-http.ts';
+import { registerRemoteWrite } from './receivers/remote-write.ts';
+import { PrometheusScrapeReceiver } from './receivers/prometheus-scrape.ts';
+import { StatsdReceiver } from './receivers/statsd.ts';
 import { ZipkinHttpReceiver } from './receivers/zipkin-http.ts';
 import { SpanExporter } from './span-exporter.ts';
 import type { ClickHouseStore } from './storage/store.ts';
@@ -32,6 +35,10 @@ export class Collector {
   readonly edges: EdgeSink;
   /** OTLP logs and metrics: stored, and turned into edges where they describe calls. */
   private readonly otlpSignals: OtlpSignals;
+  /** Prometheus scraping of configured targets and Kubernetes pods → edges (signal `prometheus`). */
+  readonly scrape: PrometheusScrapeReceiver;
+  /** StatsD / DogStatsD on UDP and TCP (8125) → edges (signal `statsd`). */
+  readonly statsd: StatsdReceiver;
 
   constructor(store: ClickHouseStore, config: MeshlensConfig, metrics: CollectorMetrics, log: FastifyBaseLogger) {
     this.exporter = new SpanExporter(store, metrics, {
@@ -53,14 +60,17 @@ export class Collector {
     this.grpc = new GrpcServer(metrics, { host, port: config.server.otlp_grpc_port, maxBodyBytes });
     registerOtlpTraces(this.grpc, intake, metrics, log, config.limits);
     registerEnvoyAccessLogs(this.grpc, this.edges, metrics, log);
-    registerEnvoyMetrics(this.grpc, this.edges, metrics, log);
+    registerEnvoyMetrics(this.grpc, this.edges, metrics, log, { maxSeries: config.limits.labelCardinality, countersAreDeltas: config.envoy.reportCountersAsDeltas });
     this.otlpSignals = new OtlpSignals(store, metrics, this.edges, config);
     registerOtlpLogs(this.grpc, this.otlpSignals.logs, metrics, log, config.limits);
     registerOtlpMetrics(this.grpc, this.otlpSignals.metrics, metrics, log, config.limits);
     this.http = new OtlpHttpReceiver(intake, metrics, log, {
       host, port: config.server.otlp_http_port, maxBodyBytes, limits: config.limits, logs: this.otlpSignals.logs, metrics: this.otlpSignals.metrics,
     });
+    registerRemoteWrite(this.http.app, this.edges, metrics, log, { maxBodyBytes, labelCardinality: config.limits.labelCardinality });
     this.zipkin = new ZipkinHttpReceiver(intake, metrics, log, { host, port: config.server.zipkin_port, maxBodyBytes, limits: config.limits });
+    this.scrape = new PrometheusScrapeReceiver(config.scrape, config.limits.labelCardinality, this.edges, metrics, log);
+    this.statsd = new StatsdReceiver(this.edges, metrics, log, { host, port: config.server.statsd_port, ...config.statsd });
   }
 
   async start(): Promise<void> {
@@ -70,11 +80,13 @@ export class Collector {
     await this.grpc.start();
     await this.http.start();
     await this.zipkin.start();
+    this.scrape.start();
+    await this.statsd.start();
   }
 
   /** Stops taking data, waits for requests in progress, and writes everything acknowledged or pending. */
   async stop(): Promise<void> {
-    await Promise.all([this.grpc.stop(), this.http.stop(), this.zipkin.stop()]);
+    await Promise.all([this.grpc.stop(), this.http.stop(), this.zipkin.stop(), this.scrape.stop(), this.statsd.stop()]);
     await this.exporter.close();
     await this.otlpSignals.close();
     await this.graph?.stop();

@@ -34,7 +34,7 @@ function assertRefused(load: () => unknown, expected: RegExp): void {
 describe('loadConfig defaults', () => {
   it('needs no file and gives the documented defaults', () => {
     const config = loadConfig({ env: {} });
-    assert.deepEqual(config.server, { host: '0.0.0.0', otlp_grpc_port: 4317, otlp_http_port: 4318, zipkin_port: 9411, query_port: 16686 });
+    assert.deepEqual(config.server, { host: '0.0.0.0', otlp_grpc_port: 4317, otlp_http_port: 4318, zipkin_port: 9411, statsd_port: 8125, query_port: 16686 });
     assert.equal(config.storage.retentionDays, 7);
     assert.equal(config.storage.dataDir, './data');
     assert.equal(config.storage.clickhouse.url, '');
@@ -95,7 +95,7 @@ describe('loadConfig from a YAML file', () => {
   it('treats a section whose keys are all commented out as not set', () => {
     const file = yamlFile('server:\n  # query_port: 1\nstorage:\n  clickhouse:\n    # url: http://x\n  retention: 2d\n');
     const config = loadConfig({ file, env: { MESHLENS_SERVER_HOST: '127.0.0.1' } });
-    assert.deepEqual(config.server, { host: '127.0.0.1', otlp_grpc_port: 4317, otlp_http_port: 4318, zipkin_port: 9411, query_port: 16686 });
+    assert.deepEqual(config.server, { host: '127.0.0.1', otlp_grpc_port: 4317, otlp_http_port: 4318, zipkin_port: 9411, statsd_port: 8125, query_port: 16686 });
     assert.equal(config.storage.clickhouse.url, '');
     assert.equal(config.storage.retentionDays, 2);
   });
@@ -211,6 +211,23 @@ describe('a bad value stops with one line naming the key', () => {
   });
 });
 
+describe('statsd settings', () => {
+  it('reads statsd.senders from the file (every label kept, as text) and from the environment as JSON', () => {
+    const file = yamlFile('statsd:\n  flush_interval: 2s\n  senders:\n    "10.1.2.4": { workload: details-v1, namespace: bookinfo, replicas: 2 }\n');
+    const config = loadConfig({ file, env: {} });
+    assert.deepEqual(config.statsd, { flushIntervalMs: 2000, maxSeries: 100000, senders: { '10.1.2.4': { workload: 'details-v1', namespace: 'bookinfo', replicas: '2' } } });
+    const fromEnv = loadConfig({ env: { MESHLENS_STATSD_SENDERS: '{"10.0.0.9":{"workload":"web"}}', MESHLENS_SERVER_STATSD_PORT: '18125' } });
+    assert.deepEqual(fromEnv.statsd.senders, { '10.0.0.9': { workload: 'web' } });
+    assert.equal(fromEnv.server.statsd_port, 18125);
+  });
+
+  it('refuses senders that are not a map of labels, with one line naming the key', () => {
+    assertRefused(() => loadConfig({ env: { MESHLENS_STATSD_SENDERS: 'web=10.0.0.9' } }), /^config: MESHLENS_STATSD_SENDERS must be a JSON object, got "web=10\.0\.0\.9"$/);
+    assertRefused(() => loadConfig({ file: yamlFile('statsd:\n  senders:\n    "10.0.0.9": web\n'), env: {} }), /^config: statsd\.senders\.10\.0\.0\.9 must be object, got "web"$/);
+    assertRefused(() => loadConfig({ env: {}, overrides: { 'statsd.flush_interval': '1ms' } }), /^config: statsd\.flush_interval must be at least 10ms/);
+  });
+});
+
 // The two runs start a process each (about a second to load): they run side by side.
 describe('the meshlens command', { concurrency: true }, () => {
   const cli = fileURLToPath(new URL('../bin/meshlens.js', import.meta.url));
@@ -244,5 +261,64 @@ describe('the meshlens command', { concurrency: true }, () => {
     assert.equal(printed.storage.dataDir, '/from/env');
     assert.equal(printed.storage.retentionDays, 14);
     assert.equal(printed.limits.maxBodyBytes, 4 * 1024 * 1024);
+  });
+});
+
+describe('scrape: Prometheus targets and Kubernetes discovery', () => {
+  it('defaults: 15s interval, 10s timeout, no targets, discovery auto', () => {
+    const { scrape } = loadConfig({ env: {} });
+    assert.deepEqual(scrape, {
+      intervalMs: 15_000,
+      timeoutMs: 10_000,
+      targets: [],
+      maxBodyBytes: 32 * 1024 * 1024,
+      concurrency: 32,
+      kubernetes: { enabled: 'auto', namespaces: [], refreshIntervalMs: 60_000, apiServer: '' },
+    });
+  });
+
+  it('reads targets with free-form labels from the file, as interface.md shows them', () => {
+    const file = yamlFile(
+      [
+        'scrape:',
+        '  interval: 30s',
+        '  targets:',
+        '    - url: http://10.1.2.3:4191/metrics',
+        '      labels: { workload: productpage-v1, namespace: bookinfo, mesh: linkerd, replica: 2 }',
+        '    - url: http://10.1.2.4:15020/stats/prometheus',
+        '  kubernetes: { enabled: false, namespaces: [bookinfo] }',
+      ].join('\n'),
+    );
+    const { scrape } = loadConfig({ file, env: {} });
+    assert.equal(scrape.intervalMs, 30_000);
+    assert.deepEqual(scrape.targets, [
+      { url: 'http://10.1.2.3:4191/metrics', labels: { workload: 'productpage-v1', namespace: 'bookinfo', mesh: 'linkerd', replica: '2' } },
+      { url: 'http://10.1.2.4:15020/stats/prometheus', labels: {} },
+    ]);
+    assert.equal(scrape.kubernetes.enabled, false);
+    assert.deepEqual(scrape.kubernetes.namespaces, ['bookinfo']);
+  });
+
+  it('reads targets as JSON and namespaces as a comma list from the environment; enabled true/false/auto', () => {
+    const { scrape } = loadConfig({
+      env: {
+        MESHLENS_SCRAPE_TARGETS: '[{"url":"http://a:8080/metrics","labels":{"mesh":"traefik"}}]',
+        MESHLENS_SCRAPE_KUBERNETES_NAMESPACES: 'bookinfo, kuma-demo',
+        MESHLENS_SCRAPE_KUBERNETES_ENABLED: 'true',
+      },
+    });
+    assert.deepEqual(scrape.targets, [{ url: 'http://a:8080/metrics', labels: { mesh: 'traefik' } }]);
+    assert.deepEqual(scrape.kubernetes.namespaces, ['bookinfo', 'kuma-demo']);
+    assert.equal(scrape.kubernetes.enabled, true);
+    assert.equal(loadConfig({ env: { MESHLENS_SCRAPE_KUBERNETES_ENABLED: 'false' } }).scrape.kubernetes.enabled, false);
+    assert.equal(loadConfig({ env: { MESHLENS_SCRAPE_KUBERNETES_ENABLED: 'auto' } }).scrape.kubernetes.enabled, 'auto');
+  });
+
+  it('refuses a timeout longer than the interval, a target with a misspelt key, a URL that is not http, bad JSON', () => {
+    assertRefused(() => loadConfig({ env: {}, overrides: { 'scrape.interval': '5s', 'scrape.timeout': '10s' } }), /^config: scrape\.timeout must not exceed scrape\.interval \(5s\), got "10s"$/);
+    assertRefused(() => loadConfig({ file: yamlFile('scrape:\n  targets:\n    - url: http://a/metrics\n      lables: {}\n'), env: {} }), /^config: unknown key "scrape\.targets\.0\.lables"$/);
+    assertRefused(() => loadConfig({ file: yamlFile('scrape:\n  targets:\n    - url: 10.0.0.1:4191\n'), env: {} }), /^config: scrape\.targets\.0\.url .*"10\.0\.0\.1:4191"/);
+    assertRefused(() => loadConfig({ env: { MESHLENS_SCRAPE_TARGETS: '[{"url":' } }), /^config: MESHLENS_SCRAPE_TARGETS must be a JSON list/);
+    assertRefused(() => loadConfig({ env: { MESHLENS_SCRAPE_KUBERNETES_ENABLED: 'maybe' } }), /^config: scrape\.kubernetes\.enabled /);
   });
 });

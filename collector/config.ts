@@ -23,6 +23,7 @@ export const ConfigSchema = Section({
     otlp_grpc_port: Port(4317, 'OTLP gRPC (TraceService/Export)'),
     otlp_http_port: Port(4318, 'OTLP HTTP (POST /v1/traces)'),
     zipkin_port: Port(9411, 'Zipkin HTTP (POST /api/v2/spans JSON or proto3, /api/v1/spans JSON)'),
+    statsd_port: Port(8125, 'StatsD / DogStatsD, UDP and TCP (newline-delimited) on the same port'),
     query_port: Port(16686, 'query API, Jaeger-compatible API, /metrics, /healthz'),
   }),
   storage: Section({
@@ -49,10 +50,48 @@ export const ConfigSchema = Section({
   }),
   limits: Section({
     max_body_bytes: Size('16MiB', 'request body size after decompression; larger gets 413 / RESOURCE_EXHAUSTED'),
-    spans_per_request: Type.Integer({ minimum: 1, default: 100000, description: 'spans in one request; more gets 413 / RESOURCE_EXHAUSTED' }),
+    spans_per_request: Type.Integer({ minimum: 1, default: 100000, description: 'spans in one request (and OTLP log records, OTLP metric data points); more gets 413 / RESOURCE_EXHAUSTED' }),
     attributes_per_span: Type.Integer({ minimum: 1, default: 128, description: 'attributes kept per span, event or link; the rest are dropped and counted' }),
     attribute_value_length: Type.Integer({ minimum: 1, default: 16384, description: 'characters kept per attribute value; longer ones are truncated' }),
     queue_bytes: Size('256MiB', 'encoded rows waiting for storage; past it senders get RESOURCE_EXHAUSTED / 429 with Retry-After'),
+    label_cardinality: Type.Integer({ minimum: 1, default: 200000, description: 'series (label sets) whose counter state each metrics receiver keeps (remote-write; scrape, for all targets together; Envoy metrics service; OTLP metrics); new series past it are dropped, counted and logged' }),
+  }),
+  // Prometheus scraping (collector/receivers/prometheus-scrape.ts): configured targets and Kubernetes pods.
+  scrape: Section({
+    interval: Duration('15s', 'how often each Prometheus target is scraped (targets are spread over the interval)'),
+    timeout: Duration('10s', 'a scrape still running after this is aborted and the target counted down; at most scrape.interval'),
+    targets: Type.Array(
+      Type.Object(
+        {
+          url: Type.String({ pattern: '^https?://' }),
+          labels: Type.Optional(Type.Record(Type.String(), Type.Union([Type.String(), Type.Number(), Type.Boolean()]))),
+        },
+        { additionalProperties: false },
+      ),
+      { default: [], description: 'targets to scrape: [{url, labels: {workload, namespace, mesh, …}}] (labels say who the proxy is; all kept); environment: JSON' },
+    ),
+    max_body_bytes: Size('32MiB', 'a scrape response larger than this (after decompression) is refused and the target counted down'),
+    concurrency: Type.Integer({ minimum: 1, default: 32, description: 'scrapes in flight at once at most' }),
+    kubernetes: Section({
+      enabled: Type.Union([Type.Boolean(), Type.Literal('auto')], { default: 'auto', description: 'discover mesh proxies and prometheus.io/scrape pods through the Kubernetes API: auto (when running in a cluster), true or false' }),
+      namespaces: Type.Array(Type.String(), { default: [], description: 'namespaces whose pods are discovered; empty: all (environment: comma-separated)' }),
+      refresh_interval: Duration('1m', 'how often the pod list is read again'),
+      api_server: Type.String({ default: '', description: 'Kubernetes API URL; empty: in-cluster (KUBERNETES_SERVICE_HOST and the service-account token)' }),
+    }),
+  }),
+  // Envoy's metrics service (collector/receivers/envoy-metrics.ts).
+  envoy: Section({
+    report_counters_as_deltas: Type.Boolean({ default: false, description: 'set when the proxies\' metrics-service sink has report_counters_as_deltas: counters then arrive as per-flush increases, not lifetime totals' }),
+  }),
+  // StatsD / DogStatsD (collector/receivers/statsd.ts).
+  statsd: Section({
+    flush_interval: Duration('10s', 'StatsD lines are aggregated over this interval, then turned into service-graph edges'),
+    max_series: Type.Integer({ minimum: 1, default: 100000, description: 'StatsD series (sender + name + type + tags) aggregated per interval at most; past it UDP lines of new series are dropped (counted), TCP senders are paused until the next flush' }),
+    senders: Type.Record(
+      Type.String(),
+      Type.Record(Type.String(), Type.Union([Type.String(), Type.Number(), Type.Boolean()])),
+      { default: {}, description: 'sender IP → who it is: {workload, namespace, version, …labels} (plain StatsD has no tags; all labels kept); environment: JSON' },
+    ),
   }),
   log: Section({
     level: Type.Union(
@@ -80,8 +119,35 @@ export interface MeshlensConfig {
     attributesPerSpan: number;
     attributeValueLength: number;
     queueBytes: number;
+    /** limits.label_cardinality: series tracked per Prometheus receiver. */
+    labelCardinality: number;
   };
+  scrape: ScrapeConfig;
+  envoy: { reportCountersAsDeltas: boolean };
+  statsd: StatsdConfig;
   log: { level: string };
+}
+
+export interface StatsdConfig {
+  flushIntervalMs: number;
+  maxSeries: number;
+  /** Sender IP → its labels (workload, namespace, version, …), all as text. */
+  senders: Record<string, Record<string, string>>;
+}
+
+export interface ScrapeTargetConfig {
+  url: string;
+  /** Who the target is: workload, namespace, mesh, … (free-form, all kept). */
+  labels: Record<string, string>;
+}
+
+export interface ScrapeConfig {
+  intervalMs: number;
+  timeoutMs: number;
+  targets: ScrapeTargetConfig[];
+  maxBodyBytes: number;
+  concurrency: number;
+  kubernetes: { enabled: boolean | 'auto'; namespaces: string[]; refreshIntervalMs: number; apiServer: string };
 }
 
 export class ConfigError extends Error {}
@@ -102,6 +168,7 @@ export const FLAGS: Record<string, string> = {
   '--otlp-grpc-port': 'server.otlp_grpc_port',
   '--otlp-http-port': 'server.otlp_http_port',
   '--zipkin-port': 'server.zipkin_port',
+  '--statsd-port': 'server.statsd_port',
   '--log-level': 'log.level',
 };
 
@@ -188,6 +255,27 @@ function leafSchema(leaves: Leaf[], path: string): TSchema | undefined {
 /** Environment values and flags are text: numbers become numbers where the key wants one. */
 function coerce(schema: TSchema | undefined, value: string, source: string): unknown {
   const type = (schema as { type?: string } | undefined)?.type;
+  // Lists from the environment or a flag: JSON, or for lists of strings a comma-separated line.
+  if (type === 'array') {
+    if (value.trim().startsWith('[')) {
+      try {
+        return JSON.parse(value) as unknown;
+      } catch {
+        throw new ConfigError(`config: ${source} must be a JSON list, got ${JSON.stringify(value)}`);
+      }
+    }
+    return value.split(',').map((item) => item.trim()).filter((item) => item !== '');
+  }
+  // Maps (statsd.senders) from the environment or a flag: JSON.
+  if (type === 'object') {
+    try {
+      return JSON.parse(value) as unknown;
+    } catch {
+      throw new ConfigError(`config: ${source} must be a JSON object, got ${JSON.stringify(value)}`);
+    }
+  }
+  const anyOf = (schema as { anyOf?: { type?: string }[] } | undefined)?.anyOf;
+  if (anyOf?.some((option) => option.type === 'boolean') && (value === 'true' || value === 'false')) return value === 'true';
   if (type === 'boolean') {
     if (value === 'true' || value === 'false') return value === 'true';
     throw new ConfigError(`config: ${source} must be true or false, got "${value}"`);
@@ -216,15 +304,16 @@ function firstError(value: unknown): string | undefined {
     if (error.keyword === 'additionalProperties') continue;
     if (error.keyword === 'pattern') {
       const what = (error.params as { pattern?: string }).pattern === DURATION ? 'a duration like 30s, 5m, 7d' : 'a size like 16MiB';
-      return `config: ${key} must be ${what}, got ${JSON.stringify(valueAt(value, key))}`;
+      return `config: ${key} must be ${what}, got ${JSON.stringify(valueAt(value, error.instancePath))}`;
     }
-    return `config: ${key || '(top level)'} ${error.message}, got ${JSON.stringify(valueAt(value, key))}`;
+    return `config: ${key || '(top level)'} ${error.message}, got ${JSON.stringify(valueAt(value, error.instancePath))}`;
   }
   return undefined;
 }
 
-function valueAt(value: unknown, path: string): unknown {
-  return path.split('.').reduce<unknown>((node, part) => (node as Record<string, unknown> | undefined)?.[part], value);
+/** The value at a JSON pointer (`/statsd/senders/10.0.0.9`: map keys may hold dots). */
+function valueAt(value: unknown, pointer: string): unknown {
+  return pointer.split('/').slice(1).reduce<unknown>((node, part) => (node as Record<string, unknown> | undefined)?.[part], value);
 }
 
 const DURATION_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
@@ -264,7 +353,44 @@ function resolve(raw: RawConfig): MeshlensConfig {
       attributesPerSpan: raw.limits.attributes_per_span,
       attributeValueLength: raw.limits.attribute_value_length,
       queueBytes: parseSizeBytes(raw.limits.queue_bytes),
+      labelCardinality: raw.limits.label_cardinality,
     },
+    scrape: resolveScrape(raw.scrape),
+    envoy: { reportCountersAsDeltas: raw.envoy.report_counters_as_deltas },
+    statsd: resolveStatsd(raw.statsd),
     log: { level: raw.log.level },
   };
+}
+
+function resolveScrape(raw: RawConfig['scrape']): ScrapeConfig {
+  const intervalMs = parseDurationMs(raw.interval);
+  const timeoutMs = parseDurationMs(raw.timeout);
+  if (intervalMs < 100) throw new ConfigError(`config: scrape.interval must be at least 100ms, got "${raw.interval}"`);
+  if (timeoutMs > intervalMs) throw new ConfigError(`config: scrape.timeout must not exceed scrape.interval (${raw.interval}), got "${raw.timeout}"`);
+  return {
+    intervalMs,
+    timeoutMs,
+    targets: raw.targets.map((target) => ({
+      url: target.url,
+      labels: Object.fromEntries(Object.entries(target.labels ?? {}).map(([name, value]) => [name, String(value)])),
+    })),
+    maxBodyBytes: parseSizeBytes(raw.max_body_bytes),
+    concurrency: raw.concurrency,
+    kubernetes: {
+      enabled: raw.kubernetes.enabled,
+      namespaces: raw.kubernetes.namespaces,
+      refreshIntervalMs: parseDurationMs(raw.kubernetes.refresh_interval),
+      apiServer: raw.kubernetes.api_server,
+    },
+  };
+}
+
+function resolveStatsd(raw: RawConfig['statsd']): StatsdConfig {
+  const flushIntervalMs = parseDurationMs(raw.flush_interval);
+  if (flushIntervalMs < 10) throw new ConfigError(`config: statsd.flush_interval must be at least 10ms, got "${raw.flush_interval}"`);
+  const senders: Record<string, Record<string, string>> = {};
+  for (const [address, labels] of Object.entries(raw.senders)) {
+    senders[address] = Object.fromEntries(Object.entries(labels).map(([name, value]) => [name, String(value)]));
+  }
+  return { flushIntervalMs, maxSeries: raw.max_series, senders };
 }

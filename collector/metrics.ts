@@ -2,7 +2,7 @@
 // tests that start several instances in one process keep their counts apart.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
-export type Receiver = 'otlp-grpc' | 'otlp-http' | 'zipkin' | 'envoy-als' | 'envoy-metrics';
+export type Receiver = 'otlp-grpc' | 'otlp-http' | 'zipkin' | 'envoy-als' | 'envoy-metrics' | 'remote-write' | 'statsd-udp' | 'statsd-tcp';
 
 export class CollectorMetrics {
   readonly registry = new Registry();
@@ -116,6 +116,11 @@ export class CollectorMetrics {
     help: 'Calls the service graph derived from spans (one per paired or closed call).',
     registers: [this.registry],
   });
+  readonly graphBusySeconds = new Counter({
+    name: 'meshlens_graph_busy_seconds_total',
+    help: 'Main-thread time spent deriving the service graph from spans (halves, pairing, per-minute rows and their encoding): its upkeep, against process_cpu_seconds_total.',
+    registers: [this.registry],
+  });
   readonly graphHalvesWaiting = new Gauge({
     name: 'meshlens_graph_halves_waiting',
     help: 'Span halves waiting in memory for the other side of their call (bounded by graph.max_halves).',
@@ -165,6 +170,115 @@ export class CollectorMetrics {
     name: 'meshlens_envoy_metrics_upstream_stats_total',
     help: 'Upstream cluster request stats read from Envoy metrics-service flushes: counted (an increase), baseline (first sight, or after staleness/eviction), reset (the counter fell: the proxy restarted).',
     labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
+  // Prometheus scraping: per-target health, labelled by target URL (series of a target that goes away are removed).
+  readonly scrapeTargetUp = new Gauge({
+    name: 'meshlens_scrape_target_up',
+    help: 'Whether the last scrape of a target succeeded (1) or failed (0), like Prometheus\' `up`.',
+    labelNames: ['target', 'origin'] as const,
+    registers: [this.registry],
+  });
+  readonly scrapeDurationSeconds = new Gauge({
+    name: 'meshlens_scrape_duration_seconds',
+    help: 'How long the last scrape of a target took (until failure or the whole body was read).',
+    labelNames: ['target'] as const,
+    registers: [this.registry],
+  });
+  readonly scrapeSamples = new Gauge({
+    name: 'meshlens_scrape_samples_scraped',
+    help: 'Samples the last successful scrape of a target returned.',
+    labelNames: ['target'] as const,
+    registers: [this.registry],
+  });
+  readonly scrapeBadLines = new Gauge({
+    name: 'meshlens_scrape_bad_lines',
+    help: 'Lines the last scrape of a target could not parse (skipped; the rest counted).',
+    labelNames: ['target'] as const,
+    registers: [this.registry],
+  });
+  readonly scrapeLastError = new Gauge({
+    name: 'meshlens_scrape_last_error',
+    help: 'Set to 1 with the reason (timeout, http_status, network, too_large) and a short message while a target is failing; absent once it scrapes again.',
+    labelNames: ['target', 'reason', 'message'] as const,
+    registers: [this.registry],
+  });
+  readonly scrapes = new Counter({
+    name: 'meshlens_scrapes_total',
+    help: 'Scrapes by result: ok, timeout, http_status, network, too_large; skipped when the previous scrape of the target was still running.',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+  readonly scrapeSeries = new Counter({
+    name: 'meshlens_scrape_series_total',
+    help: 'Scraped samples and series the counter pipeline handled: counted (an increase became edge traffic), baseline (first sight), reset (the counter fell), skipped (samples no mesh rule reads), dropped (past the tracked-series bound).',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+  readonly scrapeTargets = new Gauge({
+    name: 'meshlens_scrape_targets',
+    help: 'Targets being scraped, by origin: static (scrape.targets) or kubernetes (pod discovery).',
+    labelNames: ['origin'] as const,
+    registers: [this.registry],
+  });
+  readonly kubernetesDiscoveries = new Counter({
+    name: 'meshlens_scrape_kubernetes_lists_total',
+    help: 'Kubernetes pod lists read for scrape discovery, by result (ok, error).',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
+  // Prometheus remote-write (POST /api/v1/write on the OTLP HTTP port); refused requests are in meshlens_bad_requests_total.
+  readonly remoteWriteSeries = new Counter({
+    name: 'meshlens_remote_write_series_total',
+    help: 'Remote-write samples and series: received (samples decoded), counted (an increase became edge traffic), baseline (first sight), reset (the counter fell), skipped (samples no mesh rule reads), dropped (new series past limits.label_cardinality).',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
+  // StatsD / DogStatsD (collector/receivers/statsd.ts); receiver = statsd-udp or statsd-tcp.
+  readonly statsdPackets = new Counter({
+    name: 'meshlens_statsd_packets_total',
+    help: 'StatsD UDP datagrams, and TCP reads, received.',
+    labelNames: ['receiver'] as const,
+    registers: [this.registry],
+  });
+  readonly statsdLines = new Counter({
+    name: 'meshlens_statsd_lines_total',
+    help: 'StatsD lines by result: metric (aggregated), ignored (a name and type no edge is read from: skipped unread), event and service_check (skipped), malformed (skipped; reason in meshlens_statsd_malformed_lines_total), dropped (a new series past statsd.max_series, UDP only).',
+    labelNames: ['receiver', 'result'] as const,
+    registers: [this.registry],
+  });
+  readonly statsdMalformedLines = new Counter({
+    name: 'meshlens_statsd_malformed_lines_total',
+    help: 'StatsD lines skipped as malformed, by reason (no_value, empty_name, no_type, unknown_type, bad_value, bad_sample_rate, bad_timestamp, too_long); other lines of the same packet still count.',
+    labelNames: ['receiver', 'reason'] as const,
+    registers: [this.registry],
+  });
+  readonly statsdSeries = new Gauge({
+    name: 'meshlens_statsd_series',
+    help: 'StatsD series aggregated in the current flush interval (bounded by statsd.max_series).',
+    registers: [this.registry],
+  });
+  readonly statsdFlushes = new Counter({
+    name: 'meshlens_statsd_flushes_total',
+    help: 'StatsD flush intervals ended (each turns its series into service-graph edges).',
+    registers: [this.registry],
+  });
+  readonly statsdEdgeIncrements = new Counter({
+    name: 'meshlens_statsd_edge_increments_total',
+    help: 'Edge increments (one source, destination and interval each) derived from StatsD flushes.',
+    registers: [this.registry],
+  });
+  readonly statsdTcpConnections = new Gauge({
+    name: 'meshlens_statsd_tcp_connections',
+    help: 'Open StatsD TCP connections.',
+    registers: [this.registry],
+  });
+  readonly statsdTcpPauses = new Counter({
+    name: 'meshlens_statsd_tcp_pauses_total',
+    help: 'Times a StatsD TCP sender was paused because statsd.max_series was reached (resumed after the next flush).',
     registers: [this.registry],
   });
 

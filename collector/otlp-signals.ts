@@ -36,7 +36,7 @@ export class OtlpSignals {
         if (samples.length > 0) edges.addSamples(samples, 'otlp-logs');
       },
     });
-    const metricEdges = new OtlpMetricEdges();
+    const metricEdges = new OtlpMetricEdges({ maxSeries: config.limits.labelCardinality });
     this.metrics = new SignalIntake(metrics, {
       signal: 'otlp-metrics',
       exporter: metricRows,

@@ -75,6 +75,8 @@ class SeriesTable<V> {
   readonly maxSeries: number;
   readonly startedAtMs: number;
   private readonly clock: () => number;
+  /** When dropStale() last looked. */
+  private sweptAtMs = Number.NaN;
 
   constructor(options: Partial<CumulativeOptions>) {
     this.clock = options.clock ?? Date.now;
@@ -89,15 +91,30 @@ class SeriesTable<V> {
     return this.series.size;
   }
 
+  /** Whether `key` has live state (a caller bounding its series asks before adding one). */
+  has(key: string): boolean {
+    this.dropStale();
+    return this.series.has(key);
+  }
+
   /** The live previous state of `key`, after dropping what went stale. */
   previous(key: string): SeriesState<V> | undefined {
     this.dropStale();
     return this.series.get(key);
   }
 
-  store(key: string, value: V, atMs: number, startMs: number | undefined): void {
+  /** `previous`: the state previous() gave for this key, updated in place. */
+  store(key: string, value: V, atMs: number, startMs: number | undefined, previous?: SeriesState<V>): void {
     this.series.delete(key);
-    this.series.set(key, { value, atMs, startMs, updatedAtMs: this.clock() });
+    if (previous === undefined) {
+      this.series.set(key, { value, atMs, startMs, updatedAtMs: this.clock() });
+    } else {
+      previous.value = value;
+      previous.atMs = atMs;
+      previous.startMs = startMs;
+      previous.updatedAtMs = this.clock();
+      this.series.set(key, previous);
+    }
     while (this.series.size > this.maxSeries) {
       const oldest = this.series.keys().next().value as string;
       this.series.delete(oldest);
@@ -113,6 +130,9 @@ class SeriesTable<V> {
   /** Drops every series not updated within maxStalenessMs; the front of the map is the least recently updated. */
   dropStale(): void {
     const nowMs = this.clock();
+    // Nothing can have gone stale since a look at this same instant (it is done for every sample).
+    if (nowMs === this.sweptAtMs) return;
+    this.sweptAtMs = nowMs;
     for (const [key, state] of this.series) {
       if (nowMs - state.updatedAtMs <= this.maxStalenessMs) break;
       this.series.delete(key);
@@ -138,6 +158,11 @@ export class CumulativeCounters {
     return this.table.size;
   }
 
+  /** Whether this series has state (not stale, not evicted). */
+  has(key: string): boolean {
+    return this.table.has(key);
+  }
+
   /**
    * The increase since this series' previous value, or null when there is none to report (a baseline, or an
    * ignored sample). `atMs` is the sample's time (epoch ms); `startMs` its start time when the format has one
@@ -154,17 +179,16 @@ export class CumulativeCounters {
       table.stats.ignored++;
       return null;
     }
-    table.store(key, value, atMs, startMs);
     if (previous === undefined) {
+      table.store(key, value, atMs, startMs);
       table.stats.baselines++;
       return table.startedWhileListening(startMs) ? value : null;
     }
     const restarted = value < previous.value || (startMs !== undefined && previous.startMs !== undefined && startMs !== previous.startMs);
-    if (restarted) {
-      table.stats.resets++;
-      return value;
-    }
-    return value - previous.value;
+    const increase = restarted ? value : value - previous.value;
+    table.store(key, value, atMs, startMs, previous);
+    if (restarted) table.stats.resets++;
+    return increase;
   }
 
   /** Frees the state of series gone stale (it is also done on every sample); for a timer when input may stop. */
@@ -205,6 +229,11 @@ export class CumulativeHistograms {
 
   get size(): number {
     return this.table.size;
+  }
+
+  /** Whether this series has state (not stale, not evicted). */
+  has(key: string): boolean {
+    return this.table.has(key);
   }
 
   increase(key: string, buckets: readonly PrometheusBucket[], sum: number, count: number, atMs: number, startMs?: number): HistogramIncrease | null {

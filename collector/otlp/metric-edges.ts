@@ -6,7 +6,7 @@
 // per-interval increases (the first export of a series is its baseline), and DELTA points count as
 // they are. The source is the proxy the resource names (Kuma's `kuma.io/service`, else `service.name`,
 // else Envoy's node), the destination the cluster.
-import { CumulativeCounters, CumulativeHistograms, increaseToLatency, seriesKey, toCumulativeBuckets } from '../counters/cumulative.ts';
+import { type CumulativeOptions, CumulativeCounters, CumulativeHistograms, increaseToLatency, seriesKey, toCumulativeBuckets } from '../counters/cumulative.ts';
 import { ClusterStatsFlush, parseClusterStat } from '../envoy/cluster-stats.ts';
 import type { EdgeIncrement } from '../service-graph/edge-rows.ts';
 import { nodeId } from '../service-graph/halves.ts';
@@ -31,8 +31,13 @@ function msPerUnit(unit: string): number | undefined {
 }
 
 export class OtlpMetricEdges {
-  private readonly counters = new CumulativeCounters();
-  private readonly histograms = new CumulativeHistograms();
+  private readonly counters: CumulativeCounters;
+  private readonly histograms: CumulativeHistograms;
+
+  constructor(options: Partial<CumulativeOptions> = {}) {
+    this.counters = new CumulativeCounters(options);
+    this.histograms = new CumulativeHistograms(options);
+  }
 
   /** The edges a request's points describe; keeps the cumulative state their next values need. */
   derive(points: readonly MetricPoint[]): EdgeIncrement[] {

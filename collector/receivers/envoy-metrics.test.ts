@@ -51,6 +51,34 @@ describe('EnvoyMetricsConverter', () => {
     converter.convert(stream, [counter(stat, 10)], T);
     const [edge] = converter.convert(stream, [counter(stat, 15)], T + 5000).increments;
     assert.deepEqual([edge?.target.name, edge?.target.namespace, edge?.requests], ['colorteller-blue', 'howto-k8s', 5]);
+    assert.deepEqual(edge?.source, { kind: 'service', name: 'colorgateway', namespace: 'howto-k8s' }, 'the proxy is named as egress clusters name it');
+  });
+
+  it('App Mesh outside Kubernetes: virtual nodes live in the mesh\'s namespace, on both ends', () => {
+    const converter = new EnvoyMetricsConverter();
+    const stream = converter.startStream({ id: 'mesh/bookinfo/virtualNode/productpage', cluster: 'mesh/bookinfo/virtualNode/productpage', metadata: null });
+    const stat = 'cluster.cds_egress_bookinfo_reviews_http_9080.upstream_rq_200';
+    converter.convert(stream, [counter(stat, 1)], T);
+    const [edge] = converter.convert(stream, [counter(stat, 4)], T + 5000).increments;
+    assert.deepEqual([edge?.source, edge?.target, edge?.requests], [
+      { kind: 'service', name: 'productpage', namespace: 'bookinfo' },
+      { kind: 'service', name: 'reviews', namespace: 'bookinfo' },
+      3,
+    ]);
+  });
+
+  it('report_counters_as_deltas: every flush\'s counters are its own increases, the first one too', () => {
+    const converter = new EnvoyMetricsConverter({}, true);
+    const stream = converter.startStream({ id: 'mesh/bookinfo/virtualNode/productpage', cluster: '', metadata: null });
+    const ok = 'cluster.cds_egress_bookinfo_reviews_http_9080.upstream_rq_200';
+    const failed = 'cluster.cds_egress_bookinfo_reviews_http_9080.upstream_rq_503';
+    const flush = (okCount: number, failedCount: number, at: number) => {
+      const [edge] = converter.convert(stream, [counter(ok, okCount), counter(failed, failedCount)], at).increments;
+      return [edge?.requests, edge?.errors];
+    };
+    assert.deepEqual(flush(7, 1, T), [8, 1]);
+    // A smaller value is not a restart here: it is simply a quieter interval.
+    assert.deepEqual(flush(3, 0, T + 5000), [3, 0]);
   });
 
   it('loads Envoy\'s metrics-service protos with our io.prometheus.client', () => {

@@ -14,6 +14,7 @@ import { encodeLogsResponseProto, encodeMetricsResponseProto, logsResponseJson, 
 import type { SignalIntake } from '../otlp-intake.ts';
 import type { TraceIntake } from '../trace-intake.ts';
 import { bodyProblem, decompressBody, firstLine } from './http-body.ts';
+import { REMOTE_WRITE_PATH } from './remote-write.ts';
 
 export interface HttpReceiverOptions {
   host: string;
@@ -38,7 +39,10 @@ export class OtlpHttpReceiver {
     private readonly options: HttpReceiverOptions,
   ) {
     this.app = Fastify({ loggerInstance: log, bodyLimit: options.maxBodyBytes, logController: new LogController({ disableRequestLogging: true }) });
-    this.app.addHook('preParsing', async (request, _reply, payload) => decompressBody(request.headers['content-encoding'], payload));
+    // Remote-write bodies are snappy blocks that their own route inflates (remote-write.ts).
+    this.app.addHook('preParsing', async (request, _reply, payload) =>
+      request.routeOptions.url === REMOTE_WRITE_PATH ? payload : decompressBody(request.headers['content-encoding'], payload),
+    );
     this.app.removeAllContentTypeParsers();
     this.app.addContentTypeParser(PROTOBUF, { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
     this.app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => done(null, body));

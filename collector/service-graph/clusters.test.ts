@@ -24,8 +24,8 @@ describe('parseCluster', () => {
   });
 
   it('App Mesh egress clusters, with and without the mesh name known', () => {
-    assert.equal(parsed('cds_egress_bookinfo_details_http_9080'), 'appmesh /details:9080');
-    assert.equal(parsed('cds_egress_my_mesh_details_http_9080', { appMeshName: 'my_mesh' }), 'appmesh /details:9080');
+    assert.equal(parsed('cds_egress_bookinfo_details_http_9080'), 'appmesh bookinfo/details:9080', 'outside Kubernetes: the mesh is the namespace');
+    assert.equal(parsed('cds_egress_my_mesh_details_http_9080', { appMeshName: 'my_mesh' }), 'appmesh my_mesh/details:9080');
     assert.equal(parsed('cds_egress_howto_colorteller-blue_howto-k8s_http_8080'), 'appmesh howto-k8s/colorteller-blue:8080', 'EKS: <name>_<namespace>');
     assert.equal(parsed('cds_egress_bookinfo_amazonaws'), null);
   });

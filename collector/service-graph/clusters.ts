@@ -9,6 +9,7 @@
 //
 // What is not a destination — the proxy's own inbound side, pass-through and control-plane clusters —
 // parses to null, so no signal draws an edge to it.
+import type { NodeRef } from './halves.ts';
 
 export type ClusterMesh = 'istio' | 'consul' | 'appmesh' | 'kuma' | 'other';
 
@@ -87,16 +88,19 @@ function consul(cluster: string): ClusterDestination | null {
 function appMesh(cluster: string, hints: ClusterHints): ClusterDestination | typeof NOT_AN_EDGE | null {
   if (!cluster.startsWith('cds_egress_')) return null;
   let rest = cluster.slice('cds_egress_'.length);
-  if (hints.appMeshName !== undefined && rest.startsWith(`${hints.appMeshName}_`)) rest = rest.slice(hints.appMeshName.length + 1);
-  else rest = rest.slice(rest.indexOf('_') + 1);
+  let mesh: string;
+  if (hints.appMeshName !== undefined && rest.startsWith(`${hints.appMeshName}_`)) mesh = hints.appMeshName;
+  else mesh = rest.slice(0, Math.max(0, rest.indexOf('_')));
+  rest = rest.slice(mesh.length + 1);
   // AWS services reached through the mesh (cds_egress_<mesh>_amazonaws) are not a node of it.
   if (rest === 'amazonaws' || rest === '') return NOT_AN_EDGE;
   const parts = rest.split('_');
   const port = Number(parts.at(-1));
-  if (parts.length < 3 || !Number.isInteger(port)) return { mesh: 'appmesh', name: rest, namespace: '', version: '', port: 0, inMesh: true };
+  // A virtual node outside Kubernetes has no namespace: it lives in its mesh's (interface.md).
+  if (parts.length < 3 || !Number.isInteger(port)) return { mesh: 'appmesh', name: rest, namespace: mesh, version: '', port: 0, inMesh: true };
   const node = parts.slice(0, -2);
   // On EKS a virtual node is named `<name>_<namespace>`.
-  const namespace = node.length > 1 ? node.pop()! : '';
+  const namespace = node.length > 1 ? node.pop()! : mesh;
   return { mesh: 'appmesh', name: node.join('_'), namespace, version: '', port, inMesh: true };
 }
 
@@ -106,4 +110,14 @@ function kuma(cluster: string): ClusterDestination | null {
   const kri = KUMA_KRI.exec(cluster);
   if (kri !== null) return { mesh: 'kuma', name: kri[4]!, namespace: kri[3]!, version: '', port: Number(kri[5]) || 0, inMesh: true };
   return null;
+}
+
+/**
+ * An App Mesh virtual node (`productpage`, or `productpage_bookinfo` on EKS) as a node, named as its
+ * egress clusters name it, so the proxy that reports and the destination others report are one node.
+ */
+export function appMeshNode(mesh: string, virtualNode: string): NodeRef {
+  const parsed = parseCluster(`cds_egress_${mesh}_${virtualNode}_http_0`, { appMeshName: mesh });
+  const name = parsed?.name || virtualNode;
+  return { kind: 'service', name, namespace: parsed?.namespace || mesh };
 }

@@ -19,6 +19,8 @@ export interface TestMeshlens {
   zipkinUrl: string;
   /** 127.0.0.1:<otlp grpc port> */
   otlpGrpcAddress: string;
+  /** StatsD / DogStatsD port on 127.0.0.1, UDP and TCP. */
+  statsdPort: number;
   /** Stops meshlens (flushing) and keeps the data directory. */
   stop(): Promise<void>;
   /** Stops meshlens and removes the data directory. */
@@ -41,6 +43,7 @@ export async function startTestMeshlens(
       'server.otlp_grpc_port': '0',
       'server.otlp_http_port': '0',
       'server.zipkin_port': '0',
+      'server.statsd_port': '0',
       'server.query_port': '0',
       'storage.data_dir': dataDir,
       'log.level': process.env.MESHLENS_TEST_LOG_LEVEL ?? 'warn',
@@ -56,6 +59,7 @@ export async function startTestMeshlens(
     otlpHttpUrl: `http://127.0.0.1:${running.ports.otlpHttp}`,
     zipkinUrl: `http://127.0.0.1:${running.ports.zipkin}`,
     otlpGrpcAddress: `127.0.0.1:${running.ports.otlpGrpc}`,
+    statsdPort: running.ports.statsd ?? 0,
     stop: () => running.stop(),
     destroy: async () => {
       await running.stop();

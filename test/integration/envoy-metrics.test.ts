@@ -12,6 +12,7 @@ import type { GraphEdge } from '../../query/service-graph.ts';
 import { type Workload, productpage, reviews, sidecarNode } from '../helpers/envoy-als.ts';
 import { type EnvoyStreamClient, envoyStreamClient } from '../helpers/envoy-client.ts';
 import { getJson, graphEdgesUntil, ownMetric, startTestMeshlens, type TestMeshlens } from '../helpers/meshlens.ts';
+import { istioLabels } from '../helpers/mesh-series.ts';
 
 let meshlens: TestMeshlens;
 let client: EnvoyStreamClient;
@@ -148,6 +149,45 @@ describe('Envoy metrics service (StreamMetrics on 4317)', () => {
     const afterward = await metric('meshlens_bad_requests_total');
     const key = '{receiver="envoy-metrics",reason="decode"}';
     assert.equal((afterward.get(key) ?? 0) - (before.get(key) ?? 0), 1);
+  });
+
+  it("reads Istio's own istio_requests_total and duration histogram on the stream (tags as labels), each call once", async () => {
+    // Istio's stats with emit_tags_as_labels: the families are named as on /stats/prometheus. The caller's
+    // sidecar reports source rows; the reporter rule leaves the destination rows of a meshed caller uncounted.
+    const ns = 'istio-stats';
+    const caller = { app: 'productpage', version: 'v1', namespace: ns };
+    const callee = { app: 'reviews', version: 'v2', namespace: ns };
+    const labelPairs = (labels: Record<string, string>) => Object.entries(labels).map(([name, value]) => ({ name, value }));
+    const requests = (reporter: 'source' | 'destination', code: number, value: number) => ({
+      name: 'istio_requests_total',
+      type: 'COUNTER',
+      metric: [{ label: labelPairs(istioLabels(reporter, caller, callee, { code })), counter: { value }, timestamp_ms: now }],
+    });
+    // Per flush (not cumulative): this flush's calls took ≤ 10 ms (6) and ≤ 50 ms (4 more); one more failed fast.
+    const duration = {
+      name: 'istio_request_duration_milliseconds',
+      type: 'HISTOGRAM',
+      metric: [{ label: labelPairs(istioLabels('source', caller, callee)), histogram: { sample_count: 11, sample_sum: 141, bucket: [{ upper_bound: 10, cumulative_count: 7 }, { upper_bound: 50, cumulative_count: 11 }] }, timestamp_ms: now }],
+    };
+    const node = sidecarNode({ ...productpage, namespace: ns, pod: 'productpage-v1-6b746f74dc-istio' });
+    await stream([
+      { identifier: { node }, envoy_metrics: [requests('source', 200, 500), requests('source', 503, 20), requests('destination', 200, 500)] },
+      // A first 504 since the last flush: a series first sent mid-stream counts whole.
+      { envoy_metrics: [requests('source', 200, 508), requests('source', 503, 22), requests('source', 504, 1), requests('destination', 200, 508), duration] },
+    ]);
+    const edges = await graph(ns, (e) => total(e) === 11);
+    assert.deepEqual(
+      edges.map((e) => ({ id: e.id, requests: e.requests, errors: e.errors, mtls: e.mtls, signals: e.signals })),
+      [{ id: 'istio-stats/productpage-v1->istio-stats/reviews-v2', requests: 11, errors: 3, mtls: true, signals: ['envoy-metrics'] }],
+    );
+    const latency = (
+      await getJson<{ count: number; p50Ms: number; p90Ms: number }>(
+        `${meshlens.queryUrl}/api/v1/latency?source=${ns}/productpage-v1&target=${ns}/reviews-v2&signal=envoy-metrics&start=${Date.now() - 600_000}`,
+      )
+    ).body;
+    assert.equal(latency.count, 11);
+    assert.ok(latency.p50Ms > 0 && latency.p50Ms <= 10.1, `p50 ${latency.p50Ms}`);
+    assert.ok(latency.p90Ms > 10 && latency.p90Ms <= 50.5, `p90 ${latency.p90Ms}`);
   });
 
   it('refuses a stream whose first message does not name the proxy; answers an empty stream OK', async () => {

@@ -20,7 +20,7 @@ let second: { collector: Collector; metrics: CollectorMetrics; otlpHttpUrl: stri
 before(async () => {
   meshlens = await startTestMeshlens({ overrides: GRAPH });
   // A second collector on the same storage, with its own memory: as another process would be.
-  const config = loadConfig({ env: {}, overrides: { 'server.host': '127.0.0.1', 'server.otlp_grpc_port': '0', 'server.otlp_http_port': '0', 'server.zipkin_port': '0', ...GRAPH } });
+  const config = loadConfig({ env: {}, overrides: { 'server.host': '127.0.0.1', 'server.otlp_grpc_port': '0', 'server.otlp_http_port': '0', 'server.zipkin_port': '0', 'server.statsd_port': '0', ...GRAPH } });
   const metrics = new CollectorMetrics({ processMetrics: false });
   const collector = new Collector(meshlens.running.store, config, metrics, createLogger('warn'));
   await collector.start();
