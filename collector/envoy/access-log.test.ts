@@ -1,24 +1,23 @@
-// Istio (bookinfo) access-log entries, encoded and decoded with Envoy's own protos, converted to edges.
+// Istio (bookinfo) access-log entries, encoded with Envoy's own protos, read by the receiver's decoder,
+// converted to edges.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type * as grpc from '@grpc/grpc-js';
-import { accessLogProtos } from '../receivers/envoy-als.ts';
 import { nodeId } from '../service-graph/halves.ts';
 import {
-  httpEntry, identifier, inboundCluster, mysqldb, outboundCluster, productpage, ratings, reviews, spiffe, tcpEntry,
+  alsProtoLoader, httpEntry, identifier, inboundCluster, mysqldb, outboundCluster, productpage, ratings, reviews, spiffe, tcpEntry,
 } from '../../test/helpers/envoy-als.ts';
-import { type StreamAccessLogsMessage, convertAccessLogs, reportingProxy } from './access-log.ts';
+import { convertAccessLogs, reportingProxy } from './access-log.ts';
+import { decodeStreamAccessLogsMessage } from './access-log-proto.ts';
 
-const method = (accessLogProtos().definition['envoy.service.accesslog.v3.AccessLogService'] as grpc.ServiceDefinition)['StreamAccessLogs']!;
-/** Through the wire and back: the shape the receiver converts. */
-const roundTrip = (message: object) => method.requestDeserialize(method.requestSerialize(message)) as StreamAccessLogsMessage;
+/** Through the wire and back: what the receiver converts. */
+const roundTrip = (message: object) => decodeStreamAccessLogsMessage(alsProtoLoader().encode(message));
 
 const T0 = Date.UTC(2026, 10, 26, 9, 0, 0);
 const NOW = BigInt(T0 + 3_600_000) * 1_000_000n;
 
 function convert(message: object) {
   const decoded = roundTrip(message);
-  return convertAccessLogs(decoded, reportingProxy(decoded.identifier!.node!), NOW);
+  return convertAccessLogs(decoded, reportingProxy(decoded.node!), NOW);
 }
 
 const edgeOf = (s: { source: Parameters<typeof nodeId>[0]; target: Parameters<typeof nodeId>[0] }) => `${nodeId(s.source)}->${nodeId(s.target)}`;
@@ -26,12 +25,12 @@ const edgeOf = (s: { source: Parameters<typeof nodeId>[0]; target: Parameters<ty
 describe('the reporting proxy', () => {
   it('is the workload from Istio node metadata', () => {
     const decoded = roundTrip({ identifier: identifier(productpage) });
-    assert.deepEqual(reportingProxy(decoded.identifier!.node!).node, { kind: 'service', name: 'productpage-v1', namespace: 'bookinfo', version: 'v1' });
+    assert.deepEqual(reportingProxy(decoded.node!).node, { kind: 'service', name: 'productpage-v1', namespace: 'bookinfo', version: 'v1' });
   });
 
   it('comes from the node id when there is no metadata (a Deployment pod name gives its workload)', () => {
     const decoded = roundTrip({ identifier: identifier(ratings, 'x', false) });
-    assert.deepEqual(reportingProxy(decoded.identifier!.node!).node, { kind: 'service', name: 'ratings-v1', namespace: 'bookinfo' });
+    assert.deepEqual(reportingProxy(decoded.node!).node, { kind: 'service', name: 'ratings-v1', namespace: 'bookinfo' });
   });
 });
 

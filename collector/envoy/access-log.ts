@@ -1,6 +1,6 @@
-// Envoy access-log service (ALS) entries → service-graph edges. Pure: takes StreamAccessLogsMessage
-// as proto-loader decodes it (keepCase, longs as String, enums as String, defaults, oneofs) and gives
-// back samples and counts; the receiver (receivers/envoy-als.ts) owns the stream. The rules follow
+// Envoy access-log service (ALS) entries → service-graph edges. Pure: takes a StreamAccessLogsMessage
+// as access-log-proto.ts reads it from the wire (only the fields used here) and gives back samples and
+// counts; the receiver (receivers/envoy-als.ts) owns the stream. The rules follow
 // mesh-telemetry.md §5 and §6:
 //
 // - The stream's identifier.node is the reporting proxy: the caller of an `outbound|…` entry, the
@@ -20,13 +20,13 @@
 //   5xx when it answers (UH/UF/UO → 503, UT → 504), so a reply with a code is judged by the code alone;
 //   client-side flags (DC, DR, DPE) and policy flags (RL, UAEX, NR, FI) are not the callee's errors.
 // - Latency: `duration`, else time_to_last_downstream_tx_byte. Bytes: HTTP body bytes, TCP connection bytes.
-import protobuf from 'protobufjs';
 import { parseCluster } from '../service-graph/clusters.ts';
 import type { EdgeIncrement, EdgeSample } from '../service-graph/edge-rows.ts';
 import { type NodeRef, type Protocol, UNKNOWN_NODE } from '../service-graph/halves.ts';
 
-// ---- The decoded message, as far as it is read here (google.protobuf.* come camelCase from protobufjs). ----
+// ---- An access-log message, as far as the conversion reads it (access-log-proto.ts reads it from the wire). ----
 
+/** google.protobuf.Value and Struct (node metadata, peer metadata), camelCase as protobufjs gives them to envoy-metrics.ts. */
 export interface ProtoValue {
   nullValue?: string;
   numberValue?: number;
@@ -38,57 +38,65 @@ export interface ProtoValue {
 export interface ProtoStruct {
   fields?: Record<string, ProtoValue>;
 }
-/** google.protobuf.Duration and Timestamp. */
-interface SecondsAndNanos {
-  seconds: string;
-  nanos: number;
-}
-interface ProtoAny {
-  type_url: string;
-  value: Buffer;
-}
 export interface EnvoyNode {
   id: string;
   cluster: string;
   metadata: ProtoStruct | null;
 }
-interface CertificateProperties {
-  subject_alt_name: Array<{ uri?: string; dns?: string }>;
+/** A StreamAccessLogsMessage: identifier.node (a stream's first message only) and its HTTP or TCP entries. */
+export interface AccessLogsMessage {
+  node: EnvoyNode | null;
+  http: HttpAccessLogEntry[];
+  tcp: TcpAccessLogEntry[];
 }
+/** AccessLogCommon, the fields read. */
 export interface AccessLogCommon {
-  sample_rate: number;
-  tls_properties: { peer_certificate_properties: CertificateProperties | null } | null;
-  start_time: SecondsAndNanos | null;
-  time_to_last_downstream_tx_byte: SecondsAndNanos | null;
-  upstream_cluster: string;
-  response_flags: Record<string, boolean | object | null> | null;
-  filter_state_objects: Record<string, ProtoAny>;
-  custom_tags: Record<string, string>;
-  duration: SecondsAndNanos | null;
-  intermediate_log_entry: boolean;
-  /** A name, or the number of a value this proto does not know (a newer Envoy's). */
-  access_log_type: string | number;
+  /** sample_rate; 0 when unset. */
+  sampleRate: number;
+  /** The first non-empty URI SAN of the peer's certificate (tls_properties.peer_certificate_properties); '' when none. */
+  peerUriSan: string;
+  /** start_time in ns since the epoch; null when unset. */
+  startTimeUnixNano: bigint | null;
+  /** duration and time_to_last_downstream_tx_byte in ns; null when unset. */
+  durationNanos: number | null;
+  lastDownstreamTxByteNanos: number | null;
+  upstreamCluster: string;
+  /** response_flags as a bit set: bit n − 1 for ResponseFlags' field n (RESPONSE_FLAG_CODES). */
+  responseFlags: number;
+  /**
+   * The `upstream_peer` / `downstream_peer` filter-state objects (`wasm.`-prefixed in older Istio) as
+   * nodes: Istio logs its peer metadata as a google.protobuf.Struct (keys workload, name, namespace,
+   * version, app, service, …; peerNode()). null when absent, or not a Struct, or naming no workload.
+   */
+  upstreamPeer: NodeRef | null;
+  downstreamPeer: NodeRef | null;
+  /** custom_tags.connection_security_policy; '' when absent. */
+  connectionSecurityPolicy: string;
+  intermediateLogEntry: boolean;
+  /** access_log_type's number (a newer Envoy's values included); 0 (NotSet) when unset. */
+  accessLogType: number;
 }
 export interface HttpAccessLogEntry {
-  common_properties: AccessLogCommon | null;
-  protocol_version: string | number;
-  request: { request_headers: Record<string, string>; request_id: string; request_body_bytes: string } | null;
-  response: {
-    response_code: { value: number } | null;
-    response_body_bytes: string;
-    response_headers: Record<string, string>;
-    response_trailers: Record<string, string>;
-  } | null;
+  common: AccessLogCommon | null;
+  /** response.response_code; 0 when absent (a reset: Envoy sent no response). */
+  responseCode: number;
+  /** request.request_body_bytes and response.response_body_bytes; undefined when the entry has no request / response properties. */
+  requestBodyBytes: number | undefined;
+  responseBodyBytes: number | undefined;
+  /** The logged headers read here; undefined when not logged. */
+  requestContentType: string | undefined;
+  responseContentType: string | undefined;
+  /** grpc-status in the response trailers, and in the response headers (a trailers-only reply). */
+  grpcStatusTrailer: string | undefined;
+  grpcStatusHeader: string | undefined;
+  traceparent: string | undefined;
+  b3TraceId: string | undefined;
 }
 export interface TcpAccessLogEntry {
-  common_properties: AccessLogCommon | null;
-  /** From the downstream's (the caller's) side: received = what it sent, sent = what it got back. */
-  connection_properties: { received_bytes: string; sent_bytes: string } | null;
-}
-export interface StreamAccessLogsMessage {
-  identifier: { node: EnvoyNode | null; log_name: string } | null;
-  http_logs?: { log_entry: HttpAccessLogEntry[] };
-  tcp_logs?: { log_entry: TcpAccessLogEntry[] };
+  common: AccessLogCommon | null;
+  /** connection_properties, from the downstream's (the caller's) side: received = what it sent, sent = what it got back; undefined when absent. */
+  receivedBytes: number | undefined;
+  sentBytes: number | undefined;
 }
 
 // ---- What the conversion gives back. ----
@@ -111,7 +119,8 @@ export interface ConvertedEntries {
   increments: EdgeIncrement[];
   received: Record<EntryType, number>;
   used: Record<EntryType, number>;
-  skipped: Array<{ type: EntryType; reason: SkipReason }>;
+  /** One per skipped entry: the same (frozen) object for every skip of one type and reason, so a tally can key on it. */
+  skipped: Array<Readonly<{ type: EntryType; reason: SkipReason }>>;
   /** Response flags by Envoy's short code (UH, UF, URX, …), one per entry that had the flag. */
   responseFlags: Map<string, number>;
 }
@@ -160,110 +169,134 @@ function structField(struct: ProtoStruct, key: string): ProtoStruct | undefined 
   return struct.fields?.[key]?.structValue;
 }
 
-// ---- Filter state: Istio's peer metadata. ----
-
-const StructType = protobuf.Root.fromJSON(protobuf.common.get('google/protobuf/struct.proto')!).lookupType('google.protobuf.Struct');
-const STRUCT_TYPE_URL = 'type.googleapis.com/google.protobuf.Struct';
+// ---- Istio's peer metadata. ----
 
 /**
- * A peer filter-state object (`upstream_peer`, `downstream_peer`; `wasm.`-prefixed in older Istio) as a
- * node. Istio logs it as a google.protobuf.Struct with keys workload, name, namespace, version, app,
- * service, …; anything else (another type, bytes that are not a Struct, no workload) is no peer.
+ * The workload a peer-metadata Struct names (Istio's keys: workload, name, namespace, version, app,
+ * service, …); null when it names none. access-log-proto.ts reads the Structs from the filter state.
  */
-export function peerFromFilterState(objects: Record<string, ProtoAny>, key: 'upstream_peer' | 'downstream_peer'): NodeRef | null {
-  const object = objects[key] ?? objects[`wasm.${key}`];
-  if (object === undefined || object.type_url !== STRUCT_TYPE_URL) return null;
-  let struct: ProtoStruct;
-  try {
-    struct = StructType.toObject(StructType.decode(object.value), { oneofs: true }) as ProtoStruct;
-  } catch {
-    return null;
-  }
-  const name = stringField(struct, 'workload') || stringField(struct, 'app') || stringField(struct, 'service') || stringField(struct, 'name');
+export function peerNode(metadata: ProtoStruct): NodeRef | null {
+  const name = stringField(metadata, 'workload') || stringField(metadata, 'app') || stringField(metadata, 'service') || stringField(metadata, 'name');
   if (name === '') return null;
-  return serviceNode(name, stringField(struct, 'namespace'), stringField(struct, 'version'));
+  return serviceNode(name, stringField(metadata, 'namespace'), stringField(metadata, 'version'));
 }
 
 /** spiffe://<trust domain>/ns/<namespace>/sa/<service account> → the service account as a node. */
 const SPIFFE = /^spiffe:\/\/[^/]+\/ns\/([^/]+)\/sa\/([^/]+)$/;
-
-function peerSpiffeId(common: AccessLogCommon): string | null {
-  for (const san of common.tls_properties?.peer_certificate_properties?.subject_alt_name ?? []) {
-    if (san.uri) return san.uri;
-  }
-  return null;
-}
 
 function nodeFromSpiffe(uri: string): NodeRef {
   const match = SPIFFE.exec(uri);
   return match ? { kind: 'service', name: match[2]!, namespace: match[1]! } : { kind: 'virtual', name: uri, namespace: '' };
 }
 
+/**
+ * What one string always gives (a cluster's direction and destination, a SPIFFE id's node), worked out
+ * once: a proxy logs the same few, and one NodeRef object per value lets the graph work its id out once
+ * (NodeRefs are never mutated). Bounded: emptied when full.
+ */
+class Memo<T> {
+  private static readonly MAX_VALUES = 4096;
+  private readonly values = new Map<string, T>();
+  constructor(private readonly make: (key: string) => T) {}
+
+  get(key: string): T {
+    let value = this.values.get(key);
+    if (value === undefined) {
+      if (this.values.size >= Memo.MAX_VALUES) this.values.clear();
+      value = this.make(key);
+      this.values.set(key, value);
+    }
+    return value;
+  }
+}
+
+const spiffeNodes = new Memo(nodeFromSpiffe);
+
 // ---- Direction, errors, latency, protocol. ----
 
 const INBOUND_PREFIXES = ['inbound|', 'inbound:', 'InboundPassthroughCluster', 'cds_ingress_'];
 const isInbound = (cluster: string) => cluster === 'local_app' || INBOUND_PREFIXES.some((prefix) => cluster.startsWith(prefix));
 
-/** Envoy's short codes for ResponseFlags' fields (envoy/data/accesslog/v3/accesslog.proto, access-log docs). */
-const FLAG_CODES: Record<string, string> = {
-  failed_local_healthcheck: 'LH', no_healthy_upstream: 'UH', upstream_request_timeout: 'UT', local_reset: 'LR',
-  upstream_remote_reset: 'UR', upstream_connection_failure: 'UF', upstream_connection_termination: 'UC',
-  upstream_overflow: 'UO', no_route_found: 'NR', delay_injected: 'DI', fault_injected: 'FI', rate_limited: 'RL',
-  unauthorized_details: 'UAEX', rate_limit_service_error: 'RLSE', downstream_connection_termination: 'DC',
-  upstream_retry_limit_exceeded: 'URX', stream_idle_timeout: 'SI', invalid_envoy_request_headers: 'IH',
-  downstream_protocol_error: 'DPE', upstream_max_stream_duration_reached: 'UMSDR', response_from_cache_filter: 'RFCF',
-  no_filter_config_found: 'NFCF', duration_timeout: 'DT', upstream_protocol_error: 'UPE', no_cluster_found: 'NC',
-  overload_manager: 'OM', dns_resolution_failure: 'DF', downstream_remote_reset: 'DR',
-};
+/** An upstream cluster: inbound (the proxy is the callee), or outbound to the destination its name gives (null: none). */
+interface ClusterFacts {
+  inbound: boolean;
+  destination: NodeRef | null;
+}
+const clusters = new Memo<ClusterFacts>((cluster) => (isInbound(cluster) ? { inbound: true, destination: null } : { inbound: false, destination: clusterNode(cluster) }));
+
+/**
+ * Envoy's short codes for ResponseFlags' fields, by field number − 1 (envoy/data/accesslog/v3/accesslog.proto,
+ * access-log docs): failed_local_healthcheck, no_healthy_upstream, upstream_request_timeout, local_reset,
+ * upstream_remote_reset, upstream_connection_failure, upstream_connection_termination, upstream_overflow,
+ * no_route_found, delay_injected, fault_injected, rate_limited, unauthorized_details, rate_limit_service_error,
+ * downstream_connection_termination, upstream_retry_limit_exceeded, stream_idle_timeout,
+ * invalid_envoy_request_headers, downstream_protocol_error, upstream_max_stream_duration_reached,
+ * response_from_cache_filter, no_filter_config_found, duration_timeout, upstream_protocol_error,
+ * no_cluster_found, overload_manager, dns_resolution_failure, downstream_remote_reset.
+ */
+export const RESPONSE_FLAG_CODES = [
+  'LH', 'UH', 'UT', 'LR', 'UR', 'UF', 'UC', 'UO', 'NR', 'DI', 'FI', 'RL', 'UAEX', 'RLSE', 'DC', 'URX', 'SI', 'IH', 'DPE',
+  'UMSDR', 'RFCF', 'NFCF', 'DT', 'UPE', 'NC', 'OM', 'DF', 'DR',
+] as const;
 /** Flags that mean the callee (or the way to it) failed: an error when no response code says otherwise. */
 const UPSTREAM_FAILURE_FLAGS = new Set(['UH', 'UF', 'UO', 'URX', 'UT', 'UR', 'UC', 'UMSDR', 'UPE', 'NC', 'DF']);
 
-function responseFlagCodes(common: AccessLogCommon): string[] {
-  const codes: string[] = [];
-  for (const [field, value] of Object.entries(common.response_flags ?? {})) {
-    const code = FLAG_CODES[field];
-    // unauthorized_details is a message (set = the flag), the rest are booleans.
-    if (code !== undefined && (value === true || (typeof value === 'object' && value !== null))) codes.push(code);
+interface FlagFacts {
+  /** In field order. */
+  codes: readonly string[];
+  upstreamFailure: boolean;
+}
+const NO_FLAGS: FlagFacts = { codes: [], upstreamFailure: false };
+// Entries carry few distinct combinations (mostly none): each worked out once.
+const flagCombinations = new Map<number, FlagFacts>();
+
+function responseFlags(bits: number): FlagFacts {
+  if (bits === 0) return NO_FLAGS;
+  let facts = flagCombinations.get(bits);
+  if (facts === undefined) {
+    const codes = RESPONSE_FLAG_CODES.filter((_, i) => (bits & (1 << i)) !== 0);
+    facts = { codes, upstreamFailure: codes.some((code) => UPSTREAM_FAILURE_FLAGS.has(code)) };
+    if (flagCombinations.size >= 1024) flagCombinations.clear();
+    flagCombinations.set(bits, facts);
   }
-  return codes;
+  return facts;
 }
 
 /** gRPC codes counted as server errors (OpenTelemetry semantic conventions). */
 const FAILING_GRPC_STATUS = new Set([2, 4, 12, 13, 14, 15]);
 
-const durationNanos = (d: SecondsAndNanos | null): number | null => (d === null ? null : Number(d.seconds) * 1e9 + d.nanos);
-
-/** Steps that log before a request (or connection) is over: counting them would count it twice. */
-const NOT_FINAL_TYPES = new Set([
-  'TcpUpstreamConnected', 'TcpPeriodic', 'DownstreamStart', 'DownstreamPeriodic', 'UpstreamPoolReady', 'UpstreamPeriodic',
-  'UpstreamEnd', 'DownstreamTunnelSuccessfullyEstablished', 'UdpTunnelUpstreamConnected', 'UdpPeriodic',
-]);
-
-function httpProtocol(entry: HttpAccessLogEntry): Protocol {
-  const contentType = entry.request?.request_headers['content-type'] ?? entry.response?.response_headers['content-type'] ?? '';
-  if (contentType.startsWith('application/grpc')) return 'grpc';
-  if (grpcStatus(entry) !== null) return 'grpc';
-  return 'http';
-}
+/**
+ * AccessLogType values that log before a request (or connection) is over — TcpUpstreamConnected (1),
+ * TcpPeriodic (2), DownstreamStart (4), DownstreamPeriodic (5), UpstreamPoolReady (7), UpstreamPeriodic (8),
+ * UpstreamEnd (9), DownstreamTunnelSuccessfullyEstablished (10), UdpTunnelUpstreamConnected (11),
+ * UdpPeriodic (12): counting them would count it twice.
+ */
+const NOT_FINAL_TYPES = new Set([1, 2, 4, 5, 7, 8, 9, 10, 11, 12]);
 
 function grpcStatus(entry: HttpAccessLogEntry): number | null {
-  const text = entry.response?.response_trailers['grpc-status'] ?? entry.response?.response_headers['grpc-status'];
+  const text = entry.grpcStatusTrailer ?? entry.grpcStatusHeader;
   if (text === undefined || text === '' || !/^\d+$/.test(text)) return null;
   return Number(text);
 }
 
+function httpProtocol(entry: HttpAccessLogEntry, status: number | null): Protocol {
+  const contentType = entry.requestContentType ?? entry.responseContentType ?? '';
+  if (contentType.startsWith('application/grpc')) return 'grpc';
+  if (status !== null) return 'grpc';
+  return 'http';
+}
+
 /** A trace id to keep as the edge's exemplar, when the sender logged the headers that carry one. */
 function traceIdOf(entry: HttpAccessLogEntry): string {
-  const headers = entry.request?.request_headers ?? {};
-  const traceparent = headers['traceparent']?.split('-')[1];
+  const traceparent = entry.traceparent?.split('-')[1];
   if (traceparent && /^[0-9a-f]{32}$/.test(traceparent)) return traceparent;
-  const b3 = headers['x-b3-traceid'];
+  const b3 = entry.b3TraceId;
   return b3 && /^[0-9a-f]{16,32}$/.test(b3) ? b3.padStart(32, '0') : '';
 }
 
 // ---- The conversion. ----
 
-export function convertAccessLogs(message: StreamAccessLogsMessage, proxy: ReportingProxy, receivedAtNanos: bigint): ConvertedEntries {
+export function convertAccessLogs(message: AccessLogsMessage, proxy: ReportingProxy, receivedAtNanos: bigint): ConvertedEntries {
   const out: ConvertedEntries = {
     samples: [],
     increments: [],
@@ -272,111 +305,97 @@ export function convertAccessLogs(message: StreamAccessLogsMessage, proxy: Repor
     skipped: [],
     responseFlags: new Map(),
   };
-  for (const entry of message.http_logs?.log_entry ?? []) {
-    const code = entry.response?.response_code?.value ?? 0;
+  for (const entry of message.http) {
+    const code = entry.responseCode;
     const status = grpcStatus(entry);
-    convertEntry(out, 'http', entry.common_properties, proxy, receivedAtNanos, {
-      protocol: httpProtocol(entry),
-      codeSaysError: code === 0 && status === null ? null : code >= 500 || (status !== null && FAILING_GRPC_STATUS.has(status)),
-      traceId: traceIdOf(entry),
-      requestBytes: byteCount(entry.request?.request_body_bytes),
-      responseBytes: byteCount(entry.response?.response_body_bytes),
-    });
+    const codeSaysError = code === 0 && status === null ? null : code >= 500 || (status !== null && FAILING_GRPC_STATUS.has(status));
+    convertEntry(out, 'http', entry.common, proxy, receivedAtNanos, httpProtocol(entry, status), codeSaysError, traceIdOf(entry), entry.requestBodyBytes, entry.responseBodyBytes);
   }
-  for (const entry of message.tcp_logs?.log_entry ?? []) {
-    convertEntry(out, 'tcp', entry.common_properties, proxy, receivedAtNanos, {
-      protocol: 'tcp',
-      codeSaysError: null,
-      traceId: '',
-      requestBytes: byteCount(entry.connection_properties?.received_bytes),
-      responseBytes: byteCount(entry.connection_properties?.sent_bytes),
-    });
+  for (const entry of message.tcp) {
+    convertEntry(out, 'tcp', entry.common, proxy, receivedAtNanos, 'tcp', null, '', entry.receivedBytes, entry.sentBytes);
   }
   return out;
 }
 
-interface EntryFacts {
-  protocol: Protocol;
-  /** What the response code / gRPC status says; null when there was none (flags decide). */
-  codeSaysError: boolean | null;
-  traceId: string;
-  /** Body bytes (HTTP) or connection bytes (TCP), caller → callee and back. */
-  requestBytes: number | undefined;
-  responseBytes: number | undefined;
-}
+/** One object per type and reason, shared by every skip. */
+const skip = (type: EntryType, reason: SkipReason) => Object.freeze({ type, reason });
+const SKIPPED: Record<EntryType, Record<SkipReason, Readonly<{ type: EntryType; reason: SkipReason }>>> = {
+  http: { counted_by_caller: skip('http', 'counted_by_caller'), no_destination: skip('http', 'no_destination'), not_final: skip('http', 'not_final') },
+  tcp: { counted_by_caller: skip('tcp', 'counted_by_caller'), no_destination: skip('tcp', 'no_destination'), not_final: skip('tcp', 'not_final') },
+};
 
-/** uint64 fields come as decimal strings (longs: String); absent → undefined. */
-const byteCount = (text: string | undefined): number | undefined => (text === undefined ? undefined : Number(text));
-
-function convertEntry(out: ConvertedEntries, type: EntryType, common: AccessLogCommon | null, proxy: ReportingProxy, receivedAtNanos: bigint, facts: EntryFacts): void {
+/**
+ * `codeSaysError`: what the response code / gRPC status says; null when there was none (flags decide).
+ * `requestBytes` / `responseBytes`: body bytes (HTTP) or connection bytes (TCP), caller → callee and back.
+ */
+function convertEntry(
+  out: ConvertedEntries, type: EntryType, common: AccessLogCommon | null, proxy: ReportingProxy, receivedAtNanos: bigint,
+  protocol: Protocol, codeSaysError: boolean | null, traceId: string, requestBytes: number | undefined, responseBytes: number | undefined,
+): void {
   out.received[type]++;
   if (common === null) {
-    out.skipped.push({ type, reason: 'no_destination' });
+    out.skipped.push(SKIPPED[type].no_destination);
     return;
   }
-  if (common.intermediate_log_entry || NOT_FINAL_TYPES.has(String(common.access_log_type))) {
-    out.skipped.push({ type, reason: 'not_final' });
+  if (common.intermediateLogEntry || NOT_FINAL_TYPES.has(common.accessLogType)) {
+    out.skipped.push(SKIPPED[type].not_final);
     return;
   }
   // Counted for every final entry, with or without an edge (NR: no route, so no cluster).
-  const flags = responseFlagCodes(common);
-  for (const flag of flags) out.responseFlags.set(flag, (out.responseFlags.get(flag) ?? 0) + 1);
+  const flags = responseFlags(common.responseFlags);
+  for (const flag of flags.codes) out.responseFlags.set(flag, (out.responseFlags.get(flag) ?? 0) + 1);
 
-  const cluster = common.upstream_cluster;
-  const inbound = isInbound(cluster);
+  const cluster = clusters.get(common.upstreamCluster);
   let source: NodeRef;
   let target: NodeRef;
   let mtls: boolean | null = securityPolicy(common);
   let callerMeshed = false;
-  if (inbound) {
+  if (cluster.inbound) {
     target = proxy.node;
-    const spiffe = peerSpiffeId(common);
-    const peer = peerFromFilterState(common.filter_state_objects, 'downstream_peer');
-    callerMeshed = peer !== null || spiffe !== null;
-    source = peer ?? (spiffe !== null ? nodeFromSpiffe(spiffe) : UNKNOWN_NODE);
-    mtls ??= spiffe !== null;
+    const spiffe = common.peerUriSan;
+    const peer = common.downstreamPeer;
+    callerMeshed = peer !== null || spiffe !== '';
+    source = peer ?? (spiffe !== '' ? spiffeNodes.get(spiffe) : UNKNOWN_NODE);
+    mtls ??= spiffe !== '';
   } else {
-    const destination = peerFromFilterState(common.filter_state_objects, 'upstream_peer') ?? clusterNode(cluster);
+    const destination = common.upstreamPeer ?? cluster.destination;
     if (destination === null) {
-      out.skipped.push({ type, reason: 'no_destination' });
+      out.skipped.push(SKIPPED[type].no_destination);
       return;
     }
     source = proxy.node;
     target = destination;
   }
 
-  const timeUnixNano = common.start_time ? BigInt(common.start_time.seconds) * 1_000_000_000n + BigInt(common.start_time.nanos) : receivedAtNanos;
+  const timeUnixNano = common.startTimeUnixNano ?? receivedAtNanos;
   // Envoy may log a sample of requests (sample_rate in (0, 1]); unset decodes as 0.
-  const weight = common.sample_rate > 0 && common.sample_rate <= 1 ? 1 / common.sample_rate : 1;
+  const weight = common.sampleRate > 0 && common.sampleRate <= 1 ? 1 / common.sampleRate : 1;
 
-  if (inbound && callerMeshed) {
+  if (cluster.inbound && callerMeshed) {
     // Counted from the caller's outbound entry; this side only says whether the connection was mTLS.
-    out.skipped.push({ type, reason: 'counted_by_caller' });
-    out.increments.push({ timeUnixNano, source, target, protocol: facts.protocol, requests: 0, errors: 0, mtlsYes: mtls ? weight : 0, mtlsNo: mtls ? 0 : weight, latency: null });
+    out.skipped.push(SKIPPED[type].counted_by_caller);
+    out.increments.push({ timeUnixNano, source, target, protocol, requests: 0, errors: 0, mtlsYes: mtls ? weight : 0, mtlsNo: mtls ? 0 : weight, latency: null });
     return;
   }
 
-  const error = facts.codeSaysError ?? flags.some((flag) => UPSTREAM_FAILURE_FLAGS.has(flag));
-  const latencyNanos = durationNanos(common.duration) ?? durationNanos(common.time_to_last_downstream_tx_byte);
+  const error = codeSaysError ?? flags.upstreamFailure;
+  const latencyNanos = common.durationNanos ?? common.lastDownstreamTxByteNanos;
   out.used[type]++;
   if (latencyNanos === null) {
     out.increments.push({
-      timeUnixNano, source, target, protocol: facts.protocol, requests: weight, errors: error ? weight : 0,
+      timeUnixNano, source, target, protocol, requests: weight, errors: error ? weight : 0,
       mtlsYes: mtls === true ? weight : 0, mtlsNo: mtls === false ? weight : 0, latency: null,
-      ...(facts.requestBytes !== undefined ? { requestBytes: facts.requestBytes * weight } : {}),
-      ...(facts.responseBytes !== undefined ? { responseBytes: facts.responseBytes * weight } : {}),
+      ...(requestBytes !== undefined ? { requestBytes: requestBytes * weight } : {}),
+      ...(responseBytes !== undefined ? { responseBytes: responseBytes * weight } : {}),
     });
     return;
   }
-  out.samples.push({
-    source, target, protocol: facts.protocol, error, latencyNanos, weight, mtls, traceId: facts.traceId, timeUnixNano,
-    requestBytes: facts.requestBytes, responseBytes: facts.responseBytes,
-  });
+  out.samples.push({ source, target, protocol, error, latencyNanos, weight, mtls, traceId, timeUnixNano, requestBytes, responseBytes });
 }
 
 /** Istio's connection_security_policy when the sender added it as a custom tag (mutual_tls / none). */
 function securityPolicy(common: AccessLogCommon): boolean | null {
-  const policy = common.custom_tags['connection_security_policy'];
+  const policy = common.connectionSecurityPolicy;
   return policy === 'mutual_tls' ? true : policy === 'none' ? false : null;
 }
 

@@ -4,55 +4,35 @@
 // proxy ends the stream — Envoy never reads it. Each message becomes edges as it arrives
 // (envoy/access-log.ts), so a stream that breaks later keeps what it already delivered.
 //
-// The stream handling (raw bytes decoded here, errors, stop) is envoy-stream.ts.
+// Messages are read straight from the wire by envoy/access-log-proto.ts; the stream handling (errors,
+// stop) is envoy-stream.ts.
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { type PackageDefinition, loadSync } from '@grpc/proto-loader';
 import type { FastifyBaseLogger } from 'fastify';
 import type { EdgeSink } from '../edge-sink.ts';
-import { type ReportingProxy, type StreamAccessLogsMessage, convertAccessLogs, reportingProxy } from '../envoy/access-log.ts';
+import { type AccessLogsMessage, type ConvertedEntries, type ReportingProxy, convertAccessLogs, reportingProxy } from '../envoy/access-log.ts';
+import { decodeStreamAccessLogsMessage } from '../envoy/access-log-proto.ts';
 import type { CollectorMetrics } from '../metrics.ts';
 import { registerEnvoyStream } from './envoy-stream.ts';
 import type { GrpcServer } from './grpc-server.ts';
 
 const SERVICE = 'envoy.service.accesslog.v3.AccessLogService';
 
-/** The include directories of Envoy's protos as @grpc/grpc-js-xds ships them. */
+/** The include directories of Envoy's protos as @grpc/grpc-js-xds ships them (the metrics service loads them). */
 export function envoyProtoIncludeDirs(): string[] {
   const require = createRequire(import.meta.url);
   const deps = join(dirname(require.resolve('@grpc/grpc-js-xds/package.json')), 'deps');
   return ['envoy-api', 'xds', 'googleapis', 'protoc-gen-validate'].map((dir) => join(deps, dir));
 }
 
-let loaded: { definition: PackageDefinition; loadMs: number } | undefined;
-
-/** Envoy's ALS protos, loaded once per process (≈60–200 ms: 90-odd files). */
-export function accessLogProtos(): { definition: PackageDefinition; loadMs: number } {
-  if (loaded === undefined) {
-    const started = performance.now();
-    const definition = loadSync('envoy/service/accesslog/v3/als.proto', {
-      includeDirs: envoyProtoIncludeDirs(),
-      keepCase: true,
-      longs: String,
-      enums: String,
-      defaults: true,
-      oneofs: true,
-    });
-    loaded = { definition, loadMs: performance.now() - started };
-  }
-  return loaded;
-}
-
 export function registerEnvoyAccessLogs(server: GrpcServer, edges: EdgeSink, metrics: CollectorMetrics, log: FastifyBaseLogger): void {
-  const { definition, loadMs } = accessLogProtos();
-  log.debug({ loadMs: Math.round(loadMs) }, 'loaded Envoy access-log protos');
-  registerEnvoyStream<StreamAccessLogsMessage, ReportingProxy>(server, metrics, log, {
+  registerEnvoyStream<AccessLogsMessage, ReportingProxy>(server, metrics, log, {
     receiver: 'envoy-als',
-    definition,
     service: SERVICE,
     method: 'StreamAccessLogs',
     messageType: 'envoy.service.accesslog.v3.StreamAccessLogsMessage',
-    nodeOf: (message) => message.identifier?.node,
+    decode: decodeStreamAccessLogsMessage,
+    nodeOf: (message) => message.node,
     open: reportingProxy,
     // Each message becomes edges as it arrives, so a stream that breaks later keeps what it delivered.
     take: (message, proxy) => {
@@ -63,7 +43,10 @@ export function registerEnvoyAccessLogs(server: GrpcServer, edges: EdgeSink, met
         if (converted.received[type] > 0) metrics.envoyAccessLogEntries.inc({ type, result: 'received', reason: '' }, converted.received[type]);
         if (converted.used[type] > 0) metrics.envoyAccessLogEntries.inc({ type, result: 'used', reason: '' }, converted.used[type]);
       }
-      for (const { type, reason } of converted.skipped) metrics.envoyAccessLogEntries.inc({ type, result: 'skipped', reason });
+      // Skips tallied first: one counter update per type and reason, not one per entry.
+      const skipped = new Map<ConvertedEntries['skipped'][number], number>();
+      for (const skip of converted.skipped) skipped.set(skip, (skipped.get(skip) ?? 0) + 1);
+      for (const [{ type, reason }, count] of skipped) metrics.envoyAccessLogEntries.inc({ type, result: 'skipped', reason }, count);
       for (const [flag, count] of converted.responseFlags) metrics.envoyResponseFlags.inc({ flag }, count);
     },
   });

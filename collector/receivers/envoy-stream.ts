@@ -1,10 +1,11 @@
 // What Envoy's two streaming services (access logs, metrics) share on the gRPC endpoint: client streams
 // whose first message names the proxy (identifier.node), that Envoy keeps open for as long as it runs,
-// and whose reply (empty) it never reads. Messages arrive as raw bytes and are decoded here with the
-// deserializer proto-loader built from Envoy's own protos, so a message that does not decode ends the
-// stream with INVALID_ARGUMENT from us (counted) rather than grpc-js' INTERNAL, and what the messages
-// before it delivered is kept. At stop, open streams are answered OK so that the server can close; Envoy
-// opens a new stream, to wherever meshlens is next.
+// and whose reply (empty) it never reads. Messages arrive as raw bytes and are decoded here — by our own
+// wire reader (access logs: envoy/access-log-proto.ts) or by the deserializer proto-loader built from
+// Envoy's own protos (metrics) — so a message that does not decode ends the stream with INVALID_ARGUMENT
+// from us (counted) rather than grpc-js' INTERNAL, and what the messages before it delivered is kept. At
+// stop, open streams are answered OK so that the server can close; Envoy opens a new stream, to wherever
+// meshlens is next.
 import type * as grpc from '@grpc/grpc-js';
 import type { PackageDefinition } from '@grpc/proto-loader';
 import type { FastifyBaseLogger } from 'fastify';
@@ -13,9 +14,13 @@ import type { CollectorMetrics, Receiver } from '../metrics.ts';
 import { BadRequestError } from '../otlp/traces.ts';
 import { type GrpcServer, firstLine, outcomeToGrpc } from './grpc-server.ts';
 
-export interface EnvoyStreamService<Message, Stream> {
+/** How a message's bytes are read: our own reader, or proto-loader's deserializer for `service`'s method. Both throw on bytes that are not a message. */
+type MessageDecoding<Message> = { decode(bytes: Buffer): Message; definition?: undefined } | { definition: PackageDefinition; decode?: undefined };
+
+export type EnvoyStreamService<Message, Stream> = EnvoyStream<Message, Stream> & MessageDecoding<Message>;
+
+interface EnvoyStream<Message, Stream> {
   receiver: Receiver;
-  definition: PackageDefinition;
   /** e.g. envoy.service.accesslog.v3.AccessLogService */
   service: string;
   /** e.g. StreamAccessLogs */
@@ -32,11 +37,15 @@ export interface EnvoyStreamService<Message, Stream> {
 const identity = (b: Buffer) => b;
 
 export function registerEnvoyStream<Message, Stream>(server: GrpcServer, metrics: CollectorMetrics, log: FastifyBaseLogger, spec: EnvoyStreamService<Message, Stream>): void {
-  const method = (spec.definition[spec.service] as grpc.ServiceDefinition)[spec.method]!;
-  const decode = (bytes: Buffer) => method.requestDeserialize(bytes) as Message;
+  let decode: (bytes: Buffer) => Message;
+  if (spec.decode !== undefined) decode = spec.decode;
+  else {
+    const method = (spec.definition[spec.service] as grpc.ServiceDefinition)[spec.method]!;
+    decode = (bytes) => method.requestDeserialize(bytes) as Message;
+  }
   const raw: grpc.ServiceDefinition = {
     [spec.method]: {
-      path: method.path,
+      path: `/${spec.service}/${spec.method}`,
       requestStream: true,
       responseStream: false,
       requestSerialize: identity,

@@ -12,7 +12,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import { OverloadError, ShuttingDownError } from '../batcher.ts';
 import type { CollectorMetrics } from '../metrics.ts';
 import { BadRequestError, type ConvertedTraces, type TraceLimits } from '../otlp/traces.ts';
-import type { TraceIntake } from '../trace-intake.ts';
+import type { IntakeResult, TraceIntake } from '../trace-intake.ts';
 import { convertZipkinProto } from '../zipkin/proto.ts';
 import { convertZipkinV1Json } from '../zipkin/v1-json.ts';
 import { convertZipkinV2Json } from '../zipkin/v2-json.ts';
@@ -59,19 +59,29 @@ export class ZipkinHttpReceiver {
   }
 
   private async take(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
-    const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
-    const { limits } = this.options;
-    const format = bodyFormat(request);
-    const converted: ConvertedTraces =
-      format === 'proto' ? convertZipkinProto(body, limits) : apiVersion(request) === 'v1' ? convertZipkinV1Json(body, limits) : convertZipkinV2Json(body, limits);
-    const { rejected, errorMessage } = await this.intake.accept(RECEIVER, converted);
-    const accepted = converted.spans.length;
+    const { accepted, outcome } = this.submit(request);
+    const { rejected, errorMessage } = await outcome;
     if (rejected > 0 && accepted === 0) {
       this.metrics.badRequests.inc({ receiver: RECEIVER, reason: 'invalid' });
       return this.reply(reply, 400, `no span stored: ${rejected} invalid; the first: ${errorMessage}`);
     }
     if (rejected > 0) return this.reply(reply, 202, `stored ${accepted} spans; refused ${rejected} invalid; the first: ${errorMessage}`);
     return reply.code(202).send();
+  }
+
+  /**
+   * Converts the body and hands the spans to the intake. Synchronous on purpose: neither the body nor
+   * the converted spans are kept while the reply waits for storage (they are garbage once encoded),
+   * so many requests in flight cost their encoded rows, not their bodies and span objects as well.
+   */
+  private submit(request: FastifyRequest): { accepted: number; outcome: Promise<IntakeResult> } {
+    const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+    // The request object lives until the reply; its body (up to limits.max_body_bytes) need not.
+    request.body = undefined;
+    const { limits } = this.options;
+    const converted: ConvertedTraces =
+      bodyFormat(request) === 'proto' ? convertZipkinProto(body, limits) : apiVersion(request) === 'v1' ? convertZipkinV1Json(body, limits) : convertZipkinV2Json(body, limits);
+    return { accepted: converted.spans.length, outcome: this.intake.accept(RECEIVER, converted) };
   }
 
   private fail(reply: FastifyReply, error: unknown): FastifyReply {

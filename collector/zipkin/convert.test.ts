@@ -226,6 +226,29 @@ describe('Zipkin v2 JSON → SpanRecords', () => {
     assert.equal(limited.truncatedAttributes, 1);
     assert.equal(limited.droppedAttributes, 2);
   });
+
+  it('gives a sender the same Resource request after request, and a new one when its identity changes', () => {
+    const reviews = (id: string, revision: string) => ({
+      traceId: 'f'.repeat(32), id, timestamp: T0, localEndpoint: { serviceName: 'reviews.bookinfo', ipv4: '10.1.0.7', port: 9080 },
+      tags: { node_id: ISTIO_NODE, 'istio.canonical_service': 'reviews', 'istio.canonical_revision': revision },
+    });
+    const first = v2([reviews('0000000000000001', 'v2')]).spans[0]!.resource;
+    const again = v2([reviews('0000000000000002', 'v2')]).spans[0]!.resource;
+    // The same object: its identity and row encoding are worked out once per sender, not per request.
+    assert.equal(again, first);
+    assert.deepEqual([first.serviceName, first.namespace, first.attributes.find((a) => a.key === 'service.version')?.value], ['reviews', 'bookinfo', 'v2']);
+    const rolled = v2([reviews('0000000000000003', 'v3')]).spans[0]!.resource;
+    assert.notEqual(rolled, first);
+    assert.equal(rolled.attributes.find((a) => a.key === 'service.version')?.value, 'v3');
+    // A Resource whose values had to be cut is counted in every request that carries it.
+    const long = { ...reviews('0000000000000004', 'v2'), localEndpoint: { serviceName: 'x'.repeat(300), ipv4: '10.1.0.8' } };
+    const limits = { ...WIDE, attributeValueLength: 100 };
+    for (let i = 0; i < 2; i++) {
+      const cut = v2([long, { ...long, id: '0000000000000005' }], limits);
+      assert.equal(cut.truncatedAttributes, 1);
+      assert.equal(cut.spans[0]!.resource.attributes.find((a) => a.key === 'zipkin.service_name')?.value, 'x'.repeat(100));
+    }
+  });
 });
 
 describe('service identity', () => {
@@ -332,7 +355,7 @@ describe('Zipkin proto3 → SpanRecords', () => {
       ['0123456789abcdef0123456789abcdef', SpanKind.Internal],
     ]);
     assert.deepEqual(spans[0]!.resource.attributes.find((a) => a.key === 'network.local.address')?.value, '2001:db8::1');
-    assert.deepEqual(attrs(spans[0]!), [['network.peer.address', 'string', 'fe80::202:b3ff:fe1e:8329']]);
+    assert.deepEqual(attrs(spans[0]!), [['zipkin.shared', 'bool', 'true'], ['network.peer.address', 'string', 'fe80::202:b3ff:fe1e:8329']]);
   });
 
   it('refuses spans with ids of the wrong size or no timestamp, and undecodable bodies whole', () => {
@@ -402,7 +425,7 @@ describe('Zipkin v1 JSON → SpanRecords', () => {
         },
         {
           id: '00000000000000005af7183fb1d4cf5f/6b221d5bc9e6496c/5af7183fb1d4cf5f', kind: SpanKind.Server, service: 'backend', start: 100_000n, durationNs: 600_000n,
-          attributes: [['db.rows', 'string', '3'], ['network.peer.address', 'string', '10.0.0.1'], ['network.peer.port', 'int', '51000']],
+          attributes: [['db.rows', 'string', '3'], ['zipkin.shared', 'bool', 'true'], ['network.peer.address', 'string', '10.0.0.1'], ['network.peer.port', 'int', '51000']],
           events: ['cache miss'],
         },
       ],

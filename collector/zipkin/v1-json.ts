@@ -7,7 +7,7 @@
 //   server / messaging span; other binaryAnnotations → tags and other annotations → annotations, on
 //   the span whose local endpoint they name (else the first).
 import type { ConvertedTraces, TraceLimits } from '../otlp/traces.ts';
-import { type ZipkinAnnotation, ZipkinConverter, type ZipkinEndpoint, type ZipkinKind, type ZipkinSpan, emptyZipkinSpan } from './convert.ts';
+import { type ZipkinAnnotation, ZipkinConverter, type ZipkinEndpoint, type ZipkinKind, type ZipkinSpan, emptyZipkinSpan, newTags, setTag } from './convert.ts';
 import { FieldProblem, type JsonObject, endpoint, isObject, label, list, micros, parseJsonArray, tagValue, text } from './json-fields.ts';
 
 interface V1Annotation {
@@ -75,6 +75,7 @@ function toV2Spans(value: JsonObject): ZipkinSpan[] {
   base.id = text(value.id, 'id');
   base.parentId = text(value.parentId, 'parentId');
   base.name = text(value.name, 'name');
+  base.debug = value.debug === true;
   const timestamp = micros(value.timestamp, 'timestamp');
   const duration = micros(value.duration, 'duration');
   const find = (name: string) => (name === '' ? undefined : annotations.find((a) => a.value === name));
@@ -90,7 +91,7 @@ function toV2Spans(value: JsonObject): ZipkinSpan[] {
     const begin = find(side.begin);
     const end = find(side.end);
     if (begin === undefined && end === undefined) continue;
-    const span: ZipkinSpan = { ...base, kind: side.kind, annotations: [], tags: [] };
+    const span: ZipkinSpan = { ...base, kind: side.kind, annotations: [], tags: newTags() };
     span.localEndpoint = begin?.endpoint ?? end?.endpoint ?? fallbackEndpoint;
     span.timestamp = begin?.timestamp ?? 0n;
     if (begin !== undefined && end !== undefined) span.duration = end.timestamp > begin.timestamp ? end.timestamp - begin.timestamp : 0n;
@@ -100,10 +101,12 @@ function toV2Spans(value: JsonObject): ZipkinSpan[] {
   if (spans.length === 0) {
     // No core annotation: an address annotation alone still says which side this is.
     const side = SIDES.find((s) => binaryAnnotations.some((b) => b.key === s.address)) ?? { kind: '' as const, address: '' };
-    const span: ZipkinSpan = { ...base, kind: side.kind, annotations: [], tags: [], localEndpoint: fallbackEndpoint };
+    const span: ZipkinSpan = { ...base, kind: side.kind, annotations: [], tags: newTags(), localEndpoint: fallbackEndpoint };
     spans.push(span);
     addresses.set(span, side.address);
   }
+  // One v1 span with both sides is what v2 calls a shared SERVER half (as Zipkin's own converter reads it).
+  if (spans.some((s) => s.kind === 'CLIENT')) for (const s of spans) if (s.kind === 'SERVER') s.shared = true;
   // The span's own timing is the first side's (v1 set it from cs, or sr on a server-only span): it
   // fills what the annotations leave open there, and is the whole story when there is one side.
   const first = spans[0]!;
@@ -119,7 +122,8 @@ function toV2Spans(value: JsonObject): ZipkinSpan[] {
       if (span !== undefined && b.endpoint !== null) span.remoteEndpoint = b.endpoint;
       continue;
     }
-    owner(spans, b.endpoint).tags.push([b.key, b.value]);
+    // A key given twice on one span: the last value is kept.
+    setTag(owner(spans, b.endpoint).tags, b.key, b.value);
   }
   return spans;
 }

@@ -1,6 +1,8 @@
 // Storage-side steps of the benchmarks, each in its own process (chDB allows one data directory
 // per process). Usage: node --import tsx test/bench/chdb-worker.ts <step> <dataDir> [args]
-//   raw-insert <dir> <rows.jsonl> <batchRows>  insert pre-encoded spans_ingest rows, 2 sessions in parallel
+//   raw-insert <dir> <rows.jsonl> <batchRows> [table]
+//                                              insert pre-encoded rows, 2 sessions in parallel, into spans_ingest
+//                                              (default), edges_1m, or als_entries (created here, see below)
 //   disk <dir>                                 OPTIMIZE FINAL, then bytes on disk per table
 //   fill <dir> <spans> [nowMs]                  generate synthetic mesh spans inside the engine, then merge
 //   fill-graph <dir> <services> <edges> [nowMs] 24 h of per-minute edge rows, as the graph processor writes
@@ -11,6 +13,16 @@ import { readFileSync } from 'node:fs';
 import { ChdbStore } from '../../collector/storage/chdb.ts';
 import { EDGE_COLUMNS, SPAN_INGEST_COLUMNS, migrate } from '../../collector/storage/schema.ts';
 
+// A plain MergeTree of one row per Envoy access-log entry (what meshlens reads from each): the baseline
+// of storing entries as they come, against meshlens' per-minute edge rows. Not part of meshlens' schema.
+const ALS_ENTRY_COLUMNS = ['time_ns', 'source_id', 'target_id', 'protocol', 'error', 'duration_ns', 'weight', 'mtls', 'trace_id', 'request_bytes', 'response_bytes'];
+const ALS_ENTRY_TABLE = `CREATE TABLE IF NOT EXISTS als_entries (
+  time_ns Int64 CODEC(Delta, ZSTD), source_id LowCardinality(String), target_id LowCardinality(String),
+  protocol LowCardinality(String), error UInt8, duration_ns UInt64 CODEC(T64, ZSTD), weight Float64, mtls Nullable(UInt8),
+  trace_id String CODEC(ZSTD), request_bytes UInt64 CODEC(T64, ZSTD), response_bytes UInt64 CODEC(T64, ZSTD)
+) ENGINE = MergeTree ORDER BY (source_id, target_id, time_ns)`;
+const RAW_TABLES: Record<string, readonly string[]> = { spans_ingest: SPAN_INGEST_COLUMNS, edges_1m: EDGE_COLUMNS, als_entries: ALS_ENTRY_COLUMNS };
+
 const [step, dir, ...args] = process.argv.slice(2);
 if (!step || !dir) throw new Error('usage: chdb-worker.ts <raw-insert|disk|fill> <dataDir> [args]');
 const store = new ChdbStore(dir);
@@ -20,6 +32,10 @@ if (step === 'raw-insert') {
   // Cut the file into batches of whole lines without making a string of it.
   const file = readFileSync(args[0]!);
   const batchRows = Number(args[1] ?? 20000);
+  const table = args[2] ?? 'spans_ingest';
+  const columns = RAW_TABLES[table];
+  if (columns === undefined) throw new Error(`raw-insert into ${table}: not one of ${Object.keys(RAW_TABLES).join(', ')}`);
+  if (table === 'als_entries') await store.exec(ALS_ENTRY_TABLE);
   const batches: Buffer[] = [];
   let rowsTotal = 0;
   for (let start = 0; start < file.length; ) {
@@ -38,7 +54,7 @@ if (step === 'raw-insert') {
   const started = performance.now();
   let next = 0;
   const worker = async () => {
-    while (next < batches.length) await store.insert('spans_ingest', SPAN_INGEST_COLUMNS, batches[next++]!);
+    while (next < batches.length) await store.insert(table, columns, batches[next++]!);
   };
   await Promise.all(Array.from({ length: store.insertConcurrency }, worker));
   const seconds = (performance.now() - started) / 1000;

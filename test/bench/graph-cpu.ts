@@ -14,7 +14,6 @@
 // CPU is this process's user + system time (GC helper threads included; each round starts after a full
 // GC and its sweeping, so the heap the previous stage left is not charged to the next). Allocation is
 // the V8 heap growth plus what every GC in the stage freed (v8.GCProfiler), so it counts garbage too.
-import { GCProfiler } from 'node:v8';
 import { parseArgs } from 'node:util';
 import { ProtobufTraceSerializer } from '@opentelemetry/otlp-transformer';
 import type { SpanRecord } from '../../collector/model.ts';
@@ -24,6 +23,7 @@ import { type SpanHalf, toHalf } from '../../collector/service-graph/halves.ts';
 import { HalfPairer } from '../../collector/service-graph/pairer.ts';
 import type { EdgeObservation } from '../../collector/service-graph/pairing.ts';
 import { meshSpans } from './mesh-spans.ts';
+import { type Measure, measureCpu as measure, median, requireExposedGc } from './cpu-measure.ts';
 
 const { values: opts } = parseArgs({
   options: {
@@ -41,9 +41,8 @@ const REQUEST_SPANS = 1000;
 const TICK_MS = 1000;
 const FLUSH_EVERY_TICKS = 10;
 const log = (message: string) => process.stderr.write(`[bench:graph-cpu] ${message}\n`);
+requireExposedGc('bench:graph-cpu');
 
-const collectGarbage = (globalThis as { gc?: () => void }).gc;
-if (collectGarbage === undefined) throw new Error('run with node --expose-gc (npm run bench:graph-cpu does)');
 
 /** The requests of one tick, as GraphProcessor.observe() receives them: one SpanRecord[] per request. */
 type Tick = SpanRecord[][];
@@ -81,35 +80,6 @@ function readTicks(bodies: readonly Buffer[]): { ticks: Tick[]; spans: number } 
   return { ticks, spans };
 }
 
-interface Measure {
-  cpuMs: number;
-  wallMs: number;
-  allocatedBytes: number;
-  gcMs: number;
-}
-
-async function measure(run: () => void): Promise<Measure> {
-  collectGarbage!();
-  // Sweeping after a full GC runs on helper threads and would be charged to the stage: let it finish.
-  await new Promise((resolve) => setTimeout(resolve, 500));
-  const profiler = new GCProfiler();
-  profiler.start();
-  const usedBefore = process.memoryUsage().heapUsed;
-  const cpuBefore = process.cpuUsage();
-  const wallBefore = performance.now();
-  run();
-  const wallMs = performance.now() - wallBefore;
-  const cpu = process.cpuUsage(cpuBefore);
-  const usedAfter = process.memoryUsage().heapUsed;
-  const gcs = profiler.stop()?.statistics ?? [];
-  let freed = 0;
-  let gcMicros = 0;
-  for (const gc of gcs) {
-    freed += gc.beforeGC.heapStatistics.usedHeapSize - gc.afterGC.heapStatistics.usedHeapSize;
-    gcMicros += gc.cost;
-  }
-  return { cpuMs: (cpu.user + cpu.system) / 1000, wallMs, allocatedBytes: usedAfter - usedBefore + freed, gcMs: gcMicros / 1000 };
-}
 
 /** Pairs tick by tick as GraphProcessor.tick() does, then lets time run until every trace closed. */
 function pairAll(halvesByTick: readonly SpanHalf[][], onEdges: (edges: EdgeObservation[], tick: number) => void): void {
@@ -127,10 +97,6 @@ function pairAll(halvesByTick: readonly SpanHalf[][], onEdges: (edges: EdgeObser
   }
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-}
 
 async function main(): Promise<void> {
   log(`building ${TOTAL.toLocaleString()} mesh spans (OTLP protobuf → SpanRecord), ${TICK_SPANS.toLocaleString()} per tick`);

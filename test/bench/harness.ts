@@ -4,6 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import type { TraceLimits } from '../../collector/otlp/traces.ts';
 
 export const ROOT = new URL('../../', import.meta.url).pathname;
 
@@ -25,15 +26,20 @@ export function worker(step: string, dir: string, ...args: string[]): Promise<un
   });
 }
 
+/** Conversion limits that refuse nothing: for building the rows a baseline inserts. */
+export const NO_TRACE_LIMITS: TraceLimits = { spansPerRequest: 1e9, attributesPerSpan: 128, attributeValueLength: 16384 };
+
 export interface Meshlens {
   child: ChildProcess;
   grpcPort: number;
+  zipkinPort: number;
   queryPort: number;
 }
 
-export async function startMeshlens(dataDir: string, options: { graph?: boolean; profileDir?: string | undefined } = {}): Promise<Meshlens> {
+/** `env`: more MESHLENS_* settings for this process (e.g. MESHLENS_GRAPH_FLUSH_INTERVAL). */
+export async function startMeshlens(dataDir: string, options: { graph?: boolean; profileDir?: string | undefined; env?: Record<string, string> } = {}): Promise<Meshlens> {
   const { graph = true, profileDir } = options;
-  const [grpcPort, httpPort, queryPort] = [await freePort(), await freePort(), await freePort()];
+  const [grpcPort, httpPort, zipkinPort, queryPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const profile = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
   const child = spawn(process.execPath, [...profile, join(ROOT, 'bin/meshlens.js'), 'all-in-one'], {
     env: {
@@ -43,15 +49,17 @@ export async function startMeshlens(dataDir: string, options: { graph?: boolean;
       MESHLENS_SERVER_OTLP_GRPC_PORT: String(grpcPort),
       MESHLENS_SERVER_OTLP_HTTP_PORT: String(httpPort),
       MESHLENS_SERVER_QUERY_PORT: String(queryPort),
-      MESHLENS_SERVER_ZIPKIN_PORT: '0',
+      MESHLENS_SERVER_ZIPKIN_PORT: String(zipkinPort),
+      MESHLENS_SERVER_STATSD_PORT: '0',
       MESHLENS_LOG_LEVEL: 'warn',
       MESHLENS_GRAPH_ENABLED: String(graph),
+      ...options.env,
     },
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   for (let i = 0; i < 300; i++) {
     const ok = await fetch(`http://127.0.0.1:${queryPort}/readyz`).then((r) => r.ok, () => false);
-    if (ok) return { child, grpcPort, queryPort };
+    if (ok) return { child, grpcPort, zipkinPort, queryPort };
     await new Promise((r) => setTimeout(r, 100));
   }
   child.kill('SIGKILL');
@@ -62,6 +70,44 @@ export async function stopMeshlens(m: Meshlens): Promise<void> {
   const exited = new Promise((r) => m.child.on('exit', r));
   m.child.kill('SIGTERM');
   await exited;
+}
+
+/** `meshlens sql` on a stopped meshlens' data directory: the rows, one JSON object each. */
+export function meshlensSql<Row>(dataDir: string, sql: string): Promise<Row[]> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [join(ROOT, 'bin/meshlens.js'), 'sql', sql], {
+      env: { ...process.env, MESHLENS_DATA_DIR: dataDir, MESHLENS_LOG_LEVEL: 'warn' },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d));
+    child.on('exit', (code) =>
+      code === 0 ? resolve(out.split('\n').filter((line) => line !== '').map((line) => JSON.parse(line) as Row)) : reject(new Error(`meshlens sql exited ${code}`)),
+    );
+  });
+}
+
+export interface Measured<T> {
+  result: T;
+  seconds: number;
+  /** The meshlens process' CPU (all threads) over the call. */
+  cpuSeconds: number;
+  /** Its peak RSS since it started. */
+  peakRssMiB: number;
+  /** This (the load-generating) process' own CPU over the call, main thread and workers. */
+  clientCpuSeconds: number;
+}
+
+/** Times `send` and takes the meshlens process' CPU and peak RSS around it. */
+export async function measure<T>(m: Meshlens, send: () => Promise<T>): Promise<Measured<T>> {
+  const before = processStats(m.child.pid!);
+  const clientBefore = process.cpuUsage();
+  const started = performance.now();
+  const result = await send();
+  const seconds = (performance.now() - started) / 1000;
+  const client = process.cpuUsage(clientBefore);
+  const after = processStats(m.child.pid!);
+  return { result, seconds, cpuSeconds: after.cpuSeconds - before.cpuSeconds, peakRssMiB: after.peakRssMiB, clientCpuSeconds: (client.user + client.system) / 1e6 };
 }
 
 /** CPU seconds (user + system) and peak RSS of a process, from /proc. */

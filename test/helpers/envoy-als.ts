@@ -1,9 +1,30 @@
 // Builds Envoy access-log messages the way Istio's sidecars send them (envoyHttpAls / envoyTcpAls),
 // as plain objects in the shape @grpc/proto-loader serializes (keepCase): the unit and integration tests
-// encode them with Envoy's own protos.
+// encode them with Envoy's own protos (alsProtoLoader()).
+import type * as grpc from '@grpc/grpc-js';
+import { type PackageDefinition, loadSync } from '@grpc/proto-loader';
 import protobuf from 'protobufjs';
+import { envoyProtoIncludeDirs } from '../../collector/receivers/envoy-als.ts';
 
-const StructType = protobuf.Root.fromJSON(protobuf.common.get('google/protobuf/struct.proto')!).lookupType('google.protobuf.Struct');
+/** google.protobuf.Struct as protobufjs ships it. */
+export const StructType = protobuf.Root.fromJSON(protobuf.common.get('google/protobuf/struct.proto')!).lookupType('google.protobuf.Struct');
+
+let alsProtos: { definition: PackageDefinition; method: grpc.MethodDefinition<object, object> } | undefined;
+
+/**
+ * StreamAccessLogs' serializer and deserializer as @grpc/proto-loader builds them from Envoy's own protos
+ * (keepCase, longs as String, enums as String, defaults, oneofs — how the receiver decoded messages before
+ * it read them itself): the encoder of the tests, and the generic decoder that access-log-proto.ts is
+ * checked against (with the definition's descriptors: field and enum numbers).
+ */
+export function alsProtoLoader(): { encode(message: object): Buffer; decode(bytes: Buffer): Record<string, unknown>; definition: PackageDefinition } {
+  if (alsProtos === undefined) {
+    const definition = loadSync('envoy/service/accesslog/v3/als.proto', { includeDirs: envoyProtoIncludeDirs(), keepCase: true, longs: String, enums: String, defaults: true, oneofs: true });
+    alsProtos = { definition, method: (definition['envoy.service.accesslog.v3.AccessLogService'] as grpc.ServiceDefinition)['StreamAccessLogs']! };
+  }
+  const { definition, method } = alsProtos;
+  return { encode: (message) => method.requestSerialize(message), decode: (bytes) => method.requestDeserialize(bytes) as Record<string, unknown>, definition };
+}
 
 export const TRUST_DOMAIN = 'cluster.local';
 

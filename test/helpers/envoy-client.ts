@@ -13,6 +13,8 @@ export interface EnvoyStreamClient {
   rawStream(messages: Buffer[]): Promise<grpc.ServiceError | null>;
   /** A stream left open, as Envoy keeps its own: write to it; its 'status' event tells how it ended. */
   openStream(): grpc.ClientWritableStream<object>;
+  /** A stream of pre-encoded messages left open (a load generator's); `done` gets the server's answer. */
+  openRawStream(done: (error: grpc.ServiceError | null) => void): grpc.ClientWritableStream<Buffer>;
   /** A message as the real client puts it on the wire. */
   encode(message: object): Buffer;
   close(): void;
@@ -20,7 +22,8 @@ export interface EnvoyStreamClient {
 
 const identity = (b: Buffer) => b;
 
-export function envoyStreamClient(address: string, protoFile: string, service: string, method: string, extraIncludeDirs: string[] = []): EnvoyStreamClient {
+/** `channelOptions`: e.g. `grpc.use_local_subchannel_pool` for a connection of its own, as each proxy has. */
+export function envoyStreamClient(address: string, protoFile: string, service: string, method: string, extraIncludeDirs: string[] = [], channelOptions: grpc.ChannelOptions = {}): EnvoyStreamClient {
   const deps = join(dirname(createRequire(import.meta.url).resolve('@grpc/grpc-js-xds/package.json')), 'deps');
   const definition = loadSync(protoFile, {
     includeDirs: [...['envoy-api', 'xds', 'googleapis', 'protoc-gen-validate'].map((dir) => join(deps, dir)), ...extraIncludeDirs],
@@ -29,7 +32,7 @@ export function envoyStreamClient(address: string, protoFile: string, service: s
     oneofs: true,
   });
   const rpc = (definition[service] as grpc.ServiceDefinition)[method]!;
-  const client = new grpc.Client(address, grpc.credentials.createInsecure());
+  const client = new grpc.Client(address, grpc.credentials.createInsecure(), channelOptions);
   const send = <T>(serialize: (value: T) => Buffer, messages: T[]) =>
     new Promise<grpc.ServiceError | null>((resolve) => {
       const call = client.makeClientStreamRequest<T, Buffer>(rpc.path, serialize, identity, (error) => resolve(error));
@@ -43,6 +46,7 @@ export function envoyStreamClient(address: string, protoFile: string, service: s
     },
     rawStream: (messages) => send(identity, messages),
     openStream: () => client.makeClientStreamRequest<object, Buffer>(rpc.path, (message) => rpc.requestSerialize(message) as Buffer, identity, () => undefined),
+    openRawStream: (done) => client.makeClientStreamRequest<Buffer, Buffer>(rpc.path, identity, identity, (error) => done(error)),
     encode: (message) => rpc.requestSerialize(message) as Buffer,
     close: () => client.close(),
   };

@@ -5,12 +5,10 @@
 // and SERVER halves sharing span ids) read back through the service graph; then every kind of bad
 // input and overload, each with its status, its one-line reason and its count in /metrics.
 import assert from 'node:assert/strict';
-import type { EventEmitter } from 'node:events';
 import { request as httpRequest } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import { Annotation, BatchRecorder, ExplicitContext, InetAddress, Tracer, jsonEncoder, type JsonEncoder } from 'zipkin';
-import { HttpLogger } from 'zipkin-transport-http';
+import { jsonEncoder, type JsonEncoder } from 'zipkin';
 import { createLogger } from '../../bin/run.ts';
 import { Collector } from '../../collector/collector.ts';
 import { loadConfig } from '../../collector/config.ts';
@@ -20,6 +18,7 @@ import type { JaegerSpan, JaegerTrace } from '../../query/jaeger.ts';
 import type { GraphEdge, GraphNode } from '../../query/service-graph.ts';
 import { getJson, startTestMeshlens, type TestMeshlens } from '../helpers/meshlens.ts';
 import { scrapeMetrics, type MetricsScrape } from '../helpers/otlp-wire.ts';
+import { recordHomeTrace } from '../helpers/zipkin-js.ts';
 
 const MAX_BODY_BYTES = 256 * 1024;
 const SPANS_PER_REQUEST = 50;
@@ -28,7 +27,9 @@ let meshlens: TestMeshlens;
 before(async () => {
   meshlens = await startTestMeshlens({
     overrides: {
-      'graph.wait': '300ms',
+      // Long enough that the halves of one trace, posted one request after another (each answered once
+      // stored), meet in memory even on a loaded machine.
+      'graph.wait': '2s',
       'graph.flush_interval': '300ms',
       'batch.max_delay': '50ms',
       'limits.max_body_bytes': '256KiB',
@@ -135,34 +136,7 @@ class ZipkinCounts {
  * annotates, answers. Resolves with the trace id once HttpLogger's posts have been answered.
  */
 async function sendWithZipkinJs(encoder: JsonEncoder, endpoint: string): Promise<{ traceId: string; statuses: number[] }> {
-  const statuses: number[] = [];
-  const logger = new HttpLogger({ endpoint, jsonEncoder: encoder, httpInterval: 20 });
-  // HttpLogger is an EventEmitter (its typings leave that out): it reports each post's response.
-  (logger as unknown as EventEmitter).on('success', (response: Response) => statuses.push(response.status));
-  (logger as unknown as EventEmitter).on('error', (error: Error) => statuses.push(Number(/status:(\d+)/.exec(error.message)?.[1] ?? -1)));
-  const tracer = new Tracer({ ctxImpl: new ExplicitContext(), recorder: new BatchRecorder({ logger }), localServiceName: 'frontend', traceId128Bit: true });
-  let traceId = '';
-  tracer.scoped(() => {
-    const root = tracer.createRootId();
-    traceId = root.traceId;
-    tracer.setId(root);
-    tracer.recordServiceName('frontend');
-    tracer.recordRpc('GET /home');
-    tracer.recordAnnotation(new Annotation.ServerRecv());
-    tracer.recordBinary('http.path', '/home');
-    tracer.recordAnnotation(new Annotation.ClientAddr({ host: new InetAddress('10.0.0.9'), port: 51000 }));
-    tracer.setId(tracer.createChildId());
-    tracer.recordServiceName('frontend');
-    tracer.recordRpc('GET /api/items');
-    tracer.recordAnnotation(new Annotation.ClientSend());
-    tracer.recordAnnotation(new Annotation.ServerAddr({ serviceName: 'backend', host: new InetAddress('10.0.0.2'), port: 9000 }));
-    tracer.recordBinary('http.status_code', '200');
-    tracer.recordAnnotation(new Annotation.ClientRecv());
-    tracer.setId(root);
-    tracer.local('render', () => tracer.recordBinary('template', 'home'));
-    tracer.recordMessage('rendered');
-    tracer.recordAnnotation(new Annotation.ServerSend());
-  });
+  const { traceId, statuses } = recordHomeTrace({ endpoint, encoder, service: 'frontend', callee: 'backend' });
   // The three spans end in one synchronous block, so HttpLogger posts them together, once.
   await jaegerTrace(traceId, 3);
   for (let i = 0; i < 100 && statuses.length === 0; i++) await sleep(20);
@@ -247,7 +221,7 @@ describe('Zipkin receiver: what arrives is stored and read back', () => {
     assert.deepEqual(
       trace.spans.map((s) => [s.spanID, trace.processes[s.processID]!.serviceName, s.startTime - t0, s.duration, s.tags.map((t) => `${t.key}=${t.value}`)]).sort(),
       [
-        ['1a2b3c4d5e6f7081', 'backend', 100, 600, ['error=timeout', 'span.kind=server', 'otel.status_code=ERROR', 'error=true', 'otel.status_description=timeout']],
+        ['1a2b3c4d5e6f7081', 'backend', 100, 600, ['error=timeout', 'zipkin.shared=true', 'span.kind=server', 'otel.status_code=ERROR', 'error=true', 'otel.status_description=timeout']],
         ['1a2b3c4d5e6f7081', 'frontend', 0, 900, ['http.path=/api', 'span.kind=client']],
       ],
     );
@@ -519,7 +493,7 @@ describe('Zipkin receiver: bad input gets a clear one-line refusal and is counte
     const config = loadConfig({
       env: {},
       overrides: {
-        'server.host': '127.0.0.1', 'server.otlp_grpc_port': '0', 'server.otlp_http_port': '0', 'server.zipkin_port': '0',
+        'server.host': '127.0.0.1', 'server.otlp_grpc_port': '0', 'server.otlp_http_port': '0', 'server.zipkin_port': '0', 'server.statsd_port': '0',
         'limits.queue_bytes': '1KiB', 'batch.max_delay': '1s', 'graph.enabled': 'false',
       },
     });
