@@ -15,6 +15,12 @@ import { RowWriter } from './row-writer.ts';
 import { EDGE_COLUMNS, LEFTOVER_COLUMNS, OPERATION_COLUMNS } from './storage/schema.ts';
 import type { ClickHouseStore } from './storage/store.ts';
 
+/** What the graph keeps of a request's spans until they are stored: halves, and the operation of each. */
+export interface PreparedSpans {
+  halves: SpanHalf[];
+  operations: string[];
+}
+
 export interface GraphOptions {
   waitMs: number;
   maxHalves: number;
@@ -57,20 +63,50 @@ export class GraphProcessor {
   }
 
   /**
-   * Spans just stored: turned into halves (and operation rows) now, paired at the next tick. Keeping
-   * only the small halves rather than whole spans until then keeps them out of V8's old generation
-   * (measured: 1,388 → 266 B promoted per span).
+   * Spans just received, turned into what the graph keeps of them — their halves and operation names —
+   * at once, while they are still young in V8's heap: a request's spans then need not outlive the
+   * encoding while their insert is pending (the graph must only count stored spans, so it waits for it);
+   * with many requests in flight that is most of the heap, and holding it made each span survive into
+   * the old generation (bench:ingest, graph on against off: +2.4 CPU s per 100k spans before, +0.07–1.0
+   * after; docs/performance.md).
    */
-  observe(spans: SpanRecord[]): void {
-    for (const span of spans) {
-      const half = toHalf(span);
-      this.operations.add(span, half, 'spans');
+  prepare(spans: readonly SpanRecord[]): PreparedSpans {
+    const started = performance.now();
+    const halves: SpanHalf[] = new Array(spans.length);
+    const operations: string[] = new Array(spans.length);
+    for (let i = 0; i < spans.length; i++) {
+      const span = spans[i]!;
+      halves[i] = toHalf(span);
+      operations[i] = span.name;
+    }
+    this.busy(started);
+    return { halves, operations };
+  }
+
+  /** Prepared spans, now stored: operation rows now, pairing at the next tick. */
+  observe({ halves, operations }: PreparedSpans): void {
+    const started = performance.now();
+    for (let i = 0; i < halves.length; i++) {
+      const half = halves[i]!;
+      this.operations.add(operations[i]!, half, 'spans');
       this.arrived.push(half);
     }
+    this.busy(started);
+  }
+
+  /** Counts main-thread time since `started` as the graph's upkeep (meshlens_graph_busy_seconds_total). */
+  private busy(started: number): void {
+    this.metrics.graphBusySeconds.inc((performance.now() - started) / 1000);
   }
 
   /** Pairs what arrived since the last tick, then closes the traces quiet for graph.wait. */
   private tick(): void {
+    const started = performance.now();
+    this.pairArrived();
+    this.busy(started);
+  }
+
+  private pairArrived(): void {
     const arrived = this.arrived;
     this.arrived = [];
     const now = Date.now();
@@ -84,6 +120,7 @@ export class GraphProcessor {
 
   /** Writes every complete row so far; resolves when written (or failed and kept for a retry). */
   flush(): Promise<void> {
+    const started = performance.now();
     const edges = this.minutes.drain();
     if (edges) this.writer.enqueue({ table: 'edges_1m', columns: EDGE_COLUMNS, ...edges });
     const operations = this.operations.drain();
@@ -93,6 +130,7 @@ export class GraphProcessor {
       this.leftoverLines = [];
       this.writer.enqueue({ table: 'graph_halves', columns: LEFTOVER_COLUMNS, body: Buffer.from(lines.join('\n') + '\n'), rows: lines.length });
     }
+    this.busy(started);
     return this.writer.write();
   }
 

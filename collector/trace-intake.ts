@@ -3,7 +3,7 @@
 import type { CollectorMetrics, Receiver } from './metrics.ts';
 import type { ConvertedTraces } from './otlp/traces.ts';
 import { OverloadError, ShuttingDownError } from './batcher.ts';
-import type { GraphProcessor } from './graph-processor.ts';
+import type { GraphProcessor, PreparedSpans } from './graph-processor.ts';
 import type { SpanExporter } from './span-exporter.ts';
 
 export interface IntakeResult {
@@ -19,23 +19,35 @@ export class TraceIntake {
   ) {}
 
   /** Resolves once the accepted spans are stored. Throws OverloadError, ShuttingDownError or a storage error. */
-  async accept(receiver: Receiver, converted: ConvertedTraces): Promise<IntakeResult> {
+  accept(receiver: Receiver, converted: ConvertedTraces): Promise<IntakeResult> {
     const { spans, rejected, errorMessage } = converted;
     this.metrics.receivedSpans.inc({ receiver }, spans.length + rejected);
     if (rejected > 0) this.metrics.rejectedSpans.inc({ receiver, reason: 'invalid' }, rejected);
     if (converted.truncatedAttributes > 0) this.metrics.truncatedAttributes.inc(converted.truncatedAttributes);
     if (converted.droppedAttributes > 0) this.metrics.droppedAttributes.inc(converted.droppedAttributes);
+    let stored: Promise<void>;
     try {
-      await this.exporter.export(spans);
+      stored = this.exporter.export(spans);
     } catch (error) {
-      if (error instanceof OverloadError) this.metrics.refusedSpans.inc({ receiver, reason: 'overload' }, spans.length);
-      else if (error instanceof ShuttingDownError) this.metrics.refusedSpans.inc({ receiver, reason: 'shutdown' }, spans.length);
-      else this.metrics.droppedSpans.inc({ receiver }, spans.length);
+      stored = Promise.reject(error);
+    }
+    // The spans are encoded by now and are not kept alive while the insert is pending (with many requests
+    // in flight, that is most of the heap): the graph keeps its small part of them until they are stored.
+    return this.settle(receiver, stored, spans.length, { rejected, errorMessage }, this.graph?.prepare(spans));
+  }
+
+  private async settle(receiver: Receiver, stored: Promise<void>, count: number, result: IntakeResult, forGraph: PreparedSpans | undefined): Promise<IntakeResult> {
+    try {
+      await stored;
+    } catch (error) {
+      if (error instanceof OverloadError) this.metrics.refusedSpans.inc({ receiver, reason: 'overload' }, count);
+      else if (error instanceof ShuttingDownError) this.metrics.refusedSpans.inc({ receiver, reason: 'shutdown' }, count);
+      else this.metrics.droppedSpans.inc({ receiver }, count);
       throw error;
     }
-    this.metrics.acceptedSpans.inc({ receiver }, spans.length);
+    this.metrics.acceptedSpans.inc({ receiver }, count);
     // Only stored spans feed the graph: a refused request is retried by its sender and would count twice.
-    this.graph?.observe(spans);
-    return { rejected, errorMessage };
+    if (forGraph !== undefined) this.graph?.observe(forGraph);
+    return result;
   }
 }

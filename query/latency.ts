@@ -1,12 +1,13 @@
 // Latency and RED over time for a service (the calls it served), one operation of a service, or one
 // edge, from the service graph's per-minute rows (edges_1m; operations_1m for an operation):
 // GET /api/v1/latency, /api/v1/latency/heatmap, /api/v1/red; and a service's operations with their
-// figures: GET /api/v1/operations.
+// figures: GET /api/v1/operations. Over all signals, each edge counts from its most complete signal, as the
+// service graph counts it, so the numbers here and there agree.
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { DEFAULT_DISPLAY_BOUNDS_MS, LatencyHistogram } from '../collector/service-graph/histogram.ts';
 import { type ClickHouseStore, sqlInt, sqlString } from '../collector/storage/store.ts';
-import { SIGNALS, parseTime } from './service-graph.ts';
+import { SIGNALS, SIGNAL_PREFERENCE, parseTime } from './service-graph.ts';
 
 const Selector = {
   start: Type.Optional(Type.String()),
@@ -43,8 +44,8 @@ function timeWindow(q: { start?: string | undefined; end?: string | undefined })
 /** A service given by node id or by name (every version and namespace of that name), in operations_1m. */
 const servedBy = (service: string) => `(service_id = ${sqlString(service)} OR service_name = ${sqlString(service)})`;
 
-/** The window, the table and the WHERE clause for a selector. */
-function selection(q: SelectorQuery): { startMs: number; endMs: number; table: 'edges_1m' | 'operations_1m'; where: string } {
+/** The window, and the rows a selector reads as `FROM <rows>` (a table with its WHERE clause). */
+function selection(q: SelectorQuery): { startMs: number; endMs: number; rows: string } {
   const { startMs, endMs, where } = timeWindow(q);
   let table: 'edges_1m' | 'operations_1m' = 'edges_1m';
   if (q.operation) {
@@ -62,8 +63,19 @@ function selection(q: SelectorQuery): { startMs: number; endMs: number; table: '
     throw badRequest('select either service, or source and target (node ids as in /api/v1/service-graph)');
   }
   if (q.signal && q.signal !== 'all') where.push(`signal = ${sqlString(q.signal)}`);
-  return { startMs, endMs, table, where: where.join(' AND ') };
+  else if (table === 'edges_1m') {
+    // Several signals describing one edge count each request once, as in the service graph: each caller →
+    // callee pair's figures come from its most complete signal in the window (SIGNAL_PREFERENCE). One
+    // pass, ranking in a window function (an IN over a grouped subquery read the rows twice: 3x slower).
+    const rank = `if(indexOf(${PREFERENCE_ARRAY}, signal) = 0, ${SIGNAL_PREFERENCE.length + 1}, indexOf(${PREFERENCE_ARRAY}, signal))`;
+    const ranked = `SELECT minute, requests, errors, latency, ${rank} AS signal_rank, min(signal_rank) OVER (PARTITION BY source_id, target_id) AS best_rank
+      FROM edges_1m WHERE ${where.join(' AND ')}`;
+    return { startMs, endMs, rows: `(${ranked}) WHERE signal_rank = best_rank` };
+  }
+  return { startMs, endMs, rows: `${table} WHERE ${where.join(' AND ')}` };
 }
+
+const PREFERENCE_ARRAY = `[${SIGNAL_PREFERENCE.map(sqlString).join(', ')}]`;
 
 /** Step in seconds: given (`30s`, `5m`, `1h`, or bare seconds), else about 60 points over the window. */
 function stepSeconds(step: string | undefined, startMs: number, endMs: number): number {
@@ -85,12 +97,12 @@ interface SlotRow {
 
 /** Rows per time slot, and every slot of the window (empty ones too, for charts). */
 async function slots(store: ClickHouseStore, q: SelectorQuery & { step?: string | undefined }) {
-  const { startMs, endMs, table, where } = selection(q);
+  const { startMs, endMs, rows: selected } = selection(q);
   const step = stepSeconds(q.step, startMs, endMs);
   const rows = await store.query<SlotRow>(
     `SELECT toString(toUnixTimestamp(toStartOfInterval(minute, INTERVAL ${sqlInt(step)} SECOND))) AS slot,
        sum(requests) AS requests, sum(errors) AS errors, sumMap(latency) AS latency
-     FROM ${table} WHERE ${where} GROUP BY slot ORDER BY slot`,
+     FROM ${selected} GROUP BY slot ORDER BY slot`,
   );
   const bySlot = new Map(rows.map((r) => [Number(r.slot) * 1000, r]));
   const first = Math.floor(startMs / 1000 / step) * step * 1000;
@@ -163,8 +175,8 @@ async function readOperations(
 
 export const latencyApi: FastifyPluginAsyncTypebox<{ store: ClickHouseStore }> = async (app, { store }) => {
   app.get('/api/v1/latency', { schema: { querystring: Type.Object(Selector) } }, async (request) => {
-    const { table, where } = selection(request.query);
-    const [row] = await store.query<{ latency: [number[], number[]] }>(`SELECT sumMap(latency) AS latency FROM ${table} WHERE ${where}`);
+    const { rows } = selection(request.query);
+    const [row] = await store.query<{ latency: [number[], number[]] }>(`SELECT sumMap(latency) AS latency FROM ${rows}`);
     const histogram = row ? LatencyHistogram.fromSparse({ indexes: row.latency[0], counts: row.latency[1] }) : new LatencyHistogram();
     return histogram.toLatencySummary();
   });

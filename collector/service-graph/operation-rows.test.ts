@@ -25,7 +25,7 @@ const reviews = (spec: Omit<SpanSpec, 'service'> & { name: string }): SpanRecord
 
 function fold(spans: SpanRecord[]): unknown[][] {
   const minutes = new OperationMinutes();
-  for (const s of spans) minutes.add(s, toHalf(s), 'spans');
+  for (const s of spans) minutes.add(s.name, toHalf(s), 'spans');
   const drained = minutes.drain();
   assert.ok(drained);
   const rows = drained.body.toString().trimEnd().split('\n').map((line) => JSON.parse(line) as unknown[]);
@@ -62,7 +62,7 @@ describe('OperationMinutes', () => {
 
   it('keeps one row per service, operation and signal, and at most five distinct exemplar traces', () => {
     const minutes = new OperationMinutes();
-    const add = (s: SpanRecord) => minutes.add(s, toHalf(s), 'spans');
+    const add = (s: SpanRecord) => minutes.add(s.name, toHalf(s), 'spans');
     for (let t = 1; t <= 7; t++) add(reviews({ trace: String(t), id: `${t}1`, kind: Server, name: 'GET /reviews', durationMs: 20 }));
     // The same trace again adds a request but no second exemplar.
     add(reviews({ trace: '1', id: '19', kind: Server, name: 'GET /reviews', durationMs: 20 }));
@@ -79,7 +79,7 @@ describe('OperationMinutes', () => {
   it('writes nothing for spans that served nothing', () => {
     const minutes = new OperationMinutes();
     const client = reviews({ id: '1', kind: Client, name: 'GET /ratings', durationMs: 3 });
-    minutes.add(client, toHalf(client), 'spans');
+    minutes.add(client.name, toHalf(client), 'spans');
     assert.equal(minutes.drain(), undefined);
   });
 });

@@ -43,12 +43,12 @@ export class OperationMinutes {
   }
 
   /**
-   * Counts one span, given with its half (toHalf(span)) so the span's error, sampling weight and
-   * duration are decided once, by the same rules as its edges. Spans of other kinds are ignored.
+   * Counts one span by its name (the operation) and its half (toHalf(span)), so the span's error, sampling
+   * weight and duration are decided once, by the same rules as its edges. Spans of other kinds are ignored.
    */
-  add(span: SpanRecord, half: SpanHalf, signal: Signal): void {
+  add(operation: string, half: SpanHalf, signal: Signal): void {
     if (half.kind !== 'server' && half.kind !== 'consumer') return;
-    const row = this.rowFor(half, span.name, signal);
+    const row = this.rowFor(half, operation, signal);
     row.requests += half.weight;
     if (half.error) row.errors += half.weight;
     row.latency.addNs(half.durationNanos, half.weight);
