@@ -35,7 +35,7 @@ export interface JaegerTrace {
   warnings: string[] | null;
 }
 
-const KIND_NAMES = ['', 'internal', 'server', 'client', 'producer', 'consumer'] as const;
+export const KIND_NAMES = ['', 'internal', 'server', 'client', 'producer', 'consumer'] as const;
 const STATUS_NAMES = ['', 'OK', 'ERROR'] as const;
 
 export function jaegerTag(a: Attribute): JaegerTag {
@@ -122,7 +122,7 @@ export function parseGoDuration(text: string, param = 'duration'): bigint {
   return total;
 }
 
-class JaegerQueryError extends Error {}
+export class JaegerQueryError extends Error {}
 
 function parseTags(tags: string | undefined, tag: string | string[] | undefined): Record<string, string> {
   const out: Record<string, string> = {};

@@ -5,10 +5,13 @@ import type { Registry } from 'prom-client';
 import type { ClickHouseStore } from '../collector/storage/store.ts';
 import { healthApi } from './health.ts';
 import { jaegerApi } from './jaeger.ts';
+import { jaegerV3Api } from './jaeger-v3.ts';
 import { latencyApi } from './latency.ts';
+import { prometheusApi } from './prometheus.ts';
 import { serviceGraphApi } from './service-graph.ts';
 import { zipkinApi } from './zipkin.ts';
 import { TraceReader } from './trace-reader.ts';
+import { uiPlugin } from './ui.ts';
 
 export interface QueryServerOptions {
   store: ClickHouseStore;
@@ -30,10 +33,15 @@ export function createQueryServer(options: QueryServerOptions): FastifyInstance 
   app.setNotFoundHandler((request, reply) => reply.code(404).send({ error: `no such endpoint: ${request.method} ${request.url.split('?')[0]}` }));
   app.register(healthApi, { store: options.store, registry: options.registry, isReady: options.isReady });
   if (options.traceApis) {
-    app.register(jaegerApi, { reader: new TraceReader(options.store), store: options.store });
+    const reader = new TraceReader(options.store);
+    app.register(jaegerApi, { reader, store: options.store });
+    app.register(jaegerV3Api, { reader });
     app.register(serviceGraphApi, { store: options.store });
-    app.register(zipkinApi, { store: options.store });
+    app.register(zipkinApi, { reader, store: options.store });
     app.register(latencyApi, { store: options.store });
+    app.register(prometheusApi, { store: options.store });
+    // The web UI at / (and every unknown non-API GET path, for deep links).
+    app.register(uiPlugin, {});
   }
   return app;
 }

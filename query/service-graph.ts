@@ -236,7 +236,16 @@ async function readNames(store: ClickHouseStore, sql: string): Promise<NodeNames
   return new Map(rows.map(({ names: [id, name, namespace, version] }) => [id, [name, namespace, version]]));
 }
 
-export async function readServiceGraph(store: ClickHouseStore, q: GraphQuery): Promise<{ start: number; end: number; nodes: GraphNode[]; edges: GraphEdge[] }> {
+export interface ServiceGraph {
+  start: number;
+  end: number;
+  nodes: GraphNode[];
+  edges: GraphEdge[];
+  /** Each edge's latency histogram (ms, storage form) by edge id: what its percentiles were read from. */
+  latency: Map<string, SparseHistogram>;
+}
+
+export async function readServiceGraph(store: ClickHouseStore, q: GraphQuery): Promise<ServiceGraph> {
   const window = windowRows(q.startMs, q.endMs, await tenMinutesCompleteFrom(store));
   // The embedded engine shares the process's cores with ingest: one thread per query, the edges and the names
   // read side by side (measured: less CPU, and no slower, than the default of a thread per core).
@@ -282,6 +291,7 @@ export async function readServiceGraph(store: ClickHouseStore, q: GraphQuery): P
     } else if (pair.edge.protocol === 'unknown') pair.edge.protocol = protocol;
     pair.rows.push(row);
   }
+  const latencyByEdge = new Map<string, SparseHistogram>();
   let edgeList = pairs.map(({ edge, rows: pairRows }) => {
     const signals = [...new Set(pairRows.map((row) => row[3][0]!))];
     const counted = signals.reduce((best, signal) => (preference(signal) < preference(best) ? signal : best));
@@ -320,7 +330,9 @@ export async function readServiceGraph(store: ClickHouseStore, q: GraphQuery): P
     edge.errors = round(errors);
     edge.rps = round(requests / seconds);
     edge.errorRate = requests > 0 ? round(errors / requests) : 0;
-    [edge.p50Ms, edge.p95Ms, edge.p99Ms] = percentiles(latency.length === 1 ? latency[0]! : mergeSparse(latency));
+    const merged = latency.length === 1 ? latency[0]! : mergeSparse(latency);
+    latencyByEdge.set(edge.id, merged);
+    [edge.p50Ms, edge.p95Ms, edge.p99Ms] = percentiles(merged);
     // Any plaintext traffic makes the edge not mTLS; unknown when no signal said either way.
     edge.mtls = mtlsNo > 0 ? false : mtlsYes > 0 ? true : null;
     return edge;
@@ -344,7 +356,7 @@ export async function readServiceGraph(store: ClickHouseStore, q: GraphQuery): P
     nodeList = nodeList.filter((n) => kept.has(n.id));
   }
   nodeList.sort((a, b) => (a.id < b.id ? -1 : 1));
-  return { start: q.startMs, end: q.endMs, nodes: nodeList, edges: edgeList };
+  return { start: q.startMs, end: q.endMs, nodes: nodeList, edges: edgeList, latency: latencyByEdge };
 }
 
 /** Caller → callee links by service name (as Jaeger and Zipkin name services), for their dependency APIs. */
@@ -378,7 +390,8 @@ export const serviceGraphApi: FastifyPluginAsyncTypebox<{ store: ClickHouseStore
       const endMs = parseTime(q.end, 'end', Date.now());
       const startMs = parseTime(q.start, 'start', endMs - 15 * 60_000);
       if (startMs >= endMs) throw Object.assign(new Error('start must be before end'), { statusCode: 400 });
-      return readServiceGraph(store, { startMs, endMs, namespace: q.namespace, service: q.service, signal: q.signal ?? 'all' });
+      const { start, end, nodes, edges } = await readServiceGraph(store, { startMs, endMs, namespace: q.namespace, service: q.service, signal: q.signal ?? 'all' });
+      return { start, end, nodes, edges };
     },
   );
 };

@@ -36,6 +36,12 @@ export interface TraceQuery {
   operation?: string | undefined;
   /** Each key must equal its value on one span (span or resource attribute, or span.kind / error). */
   tags?: Record<string, string> | undefined;
+  /**
+   * Zipkin's annotationQuery terms, each to hold on the matching span: `key` alone = a span attribute of
+   * that name, an event (annotation) of that name, or — for `error` — a failed span; `key=value` = a span
+   * or resource attribute with exactly that value (for `error`, also a failed span with that message).
+   */
+  annotationTerms?: Array<{ key: string; value?: string | undefined }> | undefined;
   minDurationNanos?: bigint | undefined;
   maxDurationNanos?: bigint | undefined;
   startUnixNano: bigint;
@@ -139,6 +145,7 @@ export class TraceReader {
     if (q.minDurationNanos !== undefined) where.push(`duration_ns >= ${sqlInt(q.minDurationNanos)}`);
     if (q.maxDurationNanos !== undefined) where.push(`duration_ns <= ${sqlInt(q.maxDurationNanos)}`);
     for (const [key, value] of Object.entries(q.tags ?? {})) where.push(tagCondition(key, value));
+    for (const term of q.annotationTerms ?? []) where.push(annotationCondition(term.key, term.value));
     const rows = await this.store.query<{ id: string }>(
       `SELECT lower(hex(trace_id)) AS id, max(ts) AS latest FROM spans
        WHERE ${where.join(' AND ')}
@@ -146,6 +153,31 @@ export class TraceReader {
     );
     return rows.map((r) => r.id);
   }
+
+  /**
+   * The peer services (the `peer.service` attribute: a Zipkin span's remoteEndpoint.serviceName) that
+   * `service`'s spans since `sinceUnixNano` name, sorted.
+   */
+  async remoteServices(service: string, sinceUnixNano: bigint): Promise<string[]> {
+    const rows = await this.store.query<{ peer: string }>(
+      `SELECT DISTINCT attributes['peer.service'] AS peer FROM spans
+       WHERE service = ${sqlString(service)} AND ts >= fromUnixTimestamp64Nano(${sqlInt(sinceUnixNano)}) AND peer != ''
+       ORDER BY peer`,
+    );
+    return rows.map((r) => r.peer);
+  }
+}
+
+/** One Zipkin annotationQuery term (see TraceQuery.annotationTerms). */
+function annotationCondition(key: string, value: string | undefined): string {
+  const k = sqlString(key);
+  if (value === undefined) {
+    const failed = key === 'error' ? 'status_code = 2 OR ' : '';
+    return `(${failed}mapContains(attributes, ${k}) OR arrayExists(e -> JSONExtractString(e, 'n') = ${k}, JSONExtractArrayRaw(events)))`;
+  }
+  const v = sqlString(value);
+  const failed = key === 'error' ? `(status_code = 2 AND status_message = ${v}) OR ` : '';
+  return `(${failed}attributes[${k}] = ${v} OR resource_attributes[${k}] = ${v})`;
 }
 
 /** A tag filter: a few names mean span fields (as Jaeger's tag search treats them), the rest attributes. */
