@@ -1,15 +1,18 @@
 // The meshlens command: `meshlens [all-in-one|collector|query] [--config file] [flags]`.
 import { ConfigError, FLAGS, configKeys, envName, loadConfig } from '../collector/config.ts';
 import { openStore } from '../collector/storage/open.ts';
+import { DEMO_SIGNALS, startDemo } from './demo.ts';
 import { type Command, createLogger, startMeshlens } from './run.ts';
 
 const COMMANDS: Command[] = ['all-in-one', 'collector', 'query'];
 
-const USAGE = `usage: meshlens [all-in-one|collector|query] [--config meshlens.yaml] [flags]
+const USAGE = `usage: meshlens [all-in-one|collector|query|demo] [--config meshlens.yaml] [flags]
 
   all-in-one   collector + query API in one process on embedded ClickHouse (default)
   collector    receivers only; needs --clickhouse-url
   query        query API only; needs --clickhouse-url
+  demo         all-in-one (data in ./data-demo) plus a simulated bookinfo mesh sending OTLP and Zipkin
+               spans, DogStatsD and a Prometheus endpoint through the real receivers; open the UI
   sql "QUERY"  run one SQL query against meshlens' storage and print the rows as JSON
                (embedded: only while no meshlens process is using the data directory)
 
@@ -26,13 +29,15 @@ interface Args {
   command: Command;
   /** `meshlens sql "<query>"`. */
   sql?: string;
+  /** `meshlens demo`: all-in-one plus the simulated mesh (bin/demo.ts). */
+  demo: boolean;
   file?: string;
   overrides: Record<string, string>;
   printConfig: boolean;
 }
 
 function parseArgs(argv: string[]): Args | 'help' {
-  const args: Args = { command: 'all-in-one', overrides: {}, printConfig: false };
+  const args: Args = { command: 'all-in-one', demo: false, overrides: {}, printConfig: false };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const [flag, inline] = arg.startsWith('--') && arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
@@ -51,6 +56,7 @@ function parseArgs(argv: string[]): Args | 'help' {
       args.overrides[pair.slice(0, eq)] = pair.slice(eq + 1);
     } else if (flag in FLAGS) args.overrides[FLAGS[flag]!] = value();
     else if ((COMMANDS as string[]).includes(arg) && i === 0) args.command = arg as Command;
+    else if (arg === 'demo' && i === 0) args.demo = true;
     else if (arg === 'sql' && i === 0) {
       args.sql = argv[++i];
       if (!args.sql) throw new ConfigError('meshlens sql needs a query, e.g. meshlens sql "SHOW TABLES"');
@@ -69,7 +75,9 @@ async function main(): Promise<void> {
       console.log(USAGE);
       return;
     }
-    config = loadConfig({ file: args.file, overrides: args.overrides });
+    // The demo keeps its data apart from a real ./data and scrapes often, so edges show within a minute.
+    const demoDefaults: Record<string, string> = args.demo ? { 'storage.data_dir': './data-demo', 'scrape.interval': '5s', 'scrape.timeout': '4s' } : {};
+    config = loadConfig({ file: args.file, overrides: { ...demoDefaults, ...args.overrides } });
   } catch (error) {
     if (error instanceof ConfigError) {
       console.error(`meshlens: ${error.message}`);
@@ -90,7 +98,11 @@ async function main(): Promise<void> {
   const log = createLogger(config.log.level);
   let running;
   try {
-    running = await startMeshlens(args.command, config, log);
+    if (args.demo) {
+      const demo = await startDemo({ config, log });
+      console.log(`meshlens demo: open ${demo.uiUrl} — a simulated bookinfo mesh sends ${DEMO_SIGNALS.join(', ')} (Ctrl-C stops)`);
+      running = { stop: () => demo.stop() };
+    } else running = await startMeshlens(args.command, config, log);
   } catch (error) {
     log.fatal(`meshlens could not start: ${String((error as Error).message).split('\n')[0]}`);
     process.exit(1);
