@@ -51,6 +51,20 @@ function fieldEnd(reader: protobuf.Reader, limit: number): number {
   return end;
 }
 
+/** A Label message (its length prefix at the reader's position) as [name, value]. */
+function readLabel(reader: protobuf.Reader, limit: number): [name: string, value: string] {
+  const labelEnd = fieldEnd(reader, limit);
+  let name = '';
+  let value = '';
+  while (reader.pos < labelEnd) {
+    const field = reader.uint32();
+    if (field === NAME) name = reader.string();
+    else if (field === VALUE_STRING) value = reader.string();
+    else reader.skipType(field & 7);
+  }
+  return [name, value];
+}
+
 function readWriteRequest(raw: Buffer, options: DecodeOptions): DecodedSamples {
   const reader = protobuf.Reader.create(raw);
   const decoded: DecodedSamples = { samples: [], unnamed: 0, skipped: 0 };
@@ -80,15 +94,7 @@ function skipUnread(reader: protobuf.Reader, end: number, reads: (name: string) 
     reader.pos = start;
     return false;
   }
-  const labelEnd = fieldEnd(reader, end);
-  let labelName = '';
-  let labelValue = '';
-  while (reader.pos < labelEnd) {
-    const field = reader.uint32();
-    if (field === NAME) labelName = reader.string();
-    else if (field === VALUE_STRING) labelValue = reader.string();
-    else reader.skipType(field & 7);
-  }
+  const [labelName, labelValue] = readLabel(reader, end);
   if (labelName !== '__name__' || labelValue === '' || reads(labelValue)) {
     reader.pos = start;
     return false;
@@ -225,15 +231,7 @@ function readTimeSeries(reader: protobuf.Reader, end: number, out: PromSample[],
         // A remembered set is shared: add to a copy.
         if (known !== undefined) labels = { ...labels };
       }
-      const labelEnd = fieldEnd(reader, end);
-      let labelName = '';
-      let labelValue = '';
-      while (reader.pos < labelEnd) {
-        const field = reader.uint32();
-        if (field === NAME) labelName = reader.string();
-        else if (field === VALUE_STRING) labelValue = reader.string();
-        else reader.skipType(field & 7);
-      }
+      const [labelName, labelValue] = readLabel(reader, end);
       if (labelName === '__name__') name = labelValue;
       else labels[labelName] = labelValue;
     } else if (tag === SAMPLE) {

@@ -31,12 +31,9 @@ export function tempDataDir(): string {
   return mkdtempSync(join(tmpdir(), 'meshlens-test-'));
 }
 
-/** `overrides` are configuration keys as dotted paths, as `--set` takes them. */
-export async function startTestMeshlens(
-  options: { overrides?: Record<string, string>; dataDir?: string; command?: Command } = {},
-): Promise<TestMeshlens> {
-  const dataDir = options.dataDir ?? tempDataDir();
-  const config = loadConfig({
+/** A configuration for a test: every listener on 127.0.0.1 port 0, data in `dataDir`, quiet logs. */
+export function testConfig(dataDir: string, overrides: Record<string, string> = {}): MeshlensConfig {
+  return loadConfig({
     env: {},
     overrides: {
       'server.host': '127.0.0.1',
@@ -47,9 +44,17 @@ export async function startTestMeshlens(
       'server.query_port': '0',
       'storage.data_dir': dataDir,
       'log.level': process.env.MESHLENS_TEST_LOG_LEVEL ?? 'warn',
-      ...options.overrides,
+      ...overrides,
     },
   });
+}
+
+/** `overrides` are configuration keys as dotted paths, as `--set` takes them. */
+export async function startTestMeshlens(
+  options: { overrides?: Record<string, string>; dataDir?: string; command?: Command } = {},
+): Promise<TestMeshlens> {
+  const dataDir = options.dataDir ?? tempDataDir();
+  const config = testConfig(dataDir, options.overrides);
   const running = await startMeshlens(options.command ?? 'all-in-one', config);
   return {
     running,

@@ -6,9 +6,8 @@ import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { type RunningDemo, startDemo } from '../../bin/demo.ts';
-import { loadConfig } from '../../collector/config.ts';
 import type { GraphEdge, GraphNode } from '../../query/service-graph.ts';
-import { getJson, ownMetric, tempDataDir } from '../helpers/meshlens.ts';
+import { getJson, ownMetric, tempDataDir, testConfig } from '../helpers/meshlens.ts';
 
 interface Graph {
   nodes: GraphNode[];
@@ -27,23 +26,12 @@ let demo: RunningDemo;
 let queryUrl: string;
 
 before(async () => {
-  const config = loadConfig({
-    env: {},
-    overrides: {
-      'server.host': '127.0.0.1',
-      'server.otlp_grpc_port': '0',
-      'server.otlp_http_port': '0',
-      'server.zipkin_port': '0',
-      'server.statsd_port': '0',
-      'server.query_port': '0',
-      'storage.data_dir': dataDir,
-      'log.level': process.env.MESHLENS_TEST_LOG_LEVEL ?? 'warn',
-      'graph.wait': '1s',
-      'graph.flush_interval': '200ms',
-      'statsd.flush_interval': '200ms',
-      'scrape.interval': '500ms',
-      'scrape.timeout': '400ms',
-    },
+  const config = testConfig(dataDir, {
+    'graph.wait': '1s',
+    'graph.flush_interval': '200ms',
+    'statsd.flush_interval': '200ms',
+    'scrape.interval': '500ms',
+    'scrape.timeout': '400ms',
   });
   demo = await startDemo({ config, tickMs: 200, requestsPerTick: 10, seed: 42 });
   queryUrl = `http://127.0.0.1:${demo.meshlens.ports.query}`;
