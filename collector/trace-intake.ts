@@ -26,14 +26,18 @@ export class TraceIntake {
     if (converted.truncatedAttributes > 0) this.metrics.truncatedAttributes.inc(converted.truncatedAttributes);
     if (converted.droppedAttributes > 0) this.metrics.droppedAttributes.inc(converted.droppedAttributes);
     let stored: Promise<void>;
+    let refused = false;
     try {
       stored = this.exporter.export(spans);
     } catch (error) {
       stored = Promise.reject(error);
+      refused = true;
     }
     // The spans are encoded by now and are not kept alive while the insert is pending (with many requests
-    // in flight, that is most of the heap): the graph keeps its small part of them until they are stored.
-    return this.settle(receiver, stored, spans.length, { rejected, errorMessage }, this.graph?.prepare(spans));
+    // in flight, that is most of the heap): the graph keeps its small part of them until they are stored —
+    // none of a request refused at once (overload), which its sender will resend.
+    const forGraph = refused ? undefined : this.graph?.prepare(spans);
+    return this.settle(receiver, stored, spans.length, { rejected, errorMessage }, forGraph);
   }
 
   private async settle(receiver: Receiver, stored: Promise<void>, count: number, result: IntakeResult, forGraph: PreparedSpans | undefined): Promise<IntakeResult> {
