@@ -31,10 +31,10 @@ interface ServiceBehaviour {
   errorRate: number;
 }
 
-// Only reviews has versions (the canary). Every signal below names a workload the way the others do — the
-// same service name, the same version — so that where two signals describe one call it is one edge: meshlens
-// joins signals by node identity (interface.md), and a mesh whose metrics say `reviews-v2` where its spans
-// say `reviews` + `v2` shows them apart.
+// Only reviews has versions (the canary). Each signal below names a workload as its mesh does (Istio's
+// metrics `reviews-v2` as the workload and `reviews` + `v2` as canonical service and revision, its spans
+// `reviews` + `v2`); meshlens names Istio nodes by canonical service and revision in every signal, so
+// where two signals describe one call it is one edge (signals are joined by node identity, interface.md).
 export const WORKLOADS = {
   ingress: { service: 'istio-ingressgateway' },
   productpage: { service: 'productpage' },
@@ -355,13 +355,13 @@ export class IstioSidecars {
 function istioLabels(reporter: 'source' | 'destination', source: Workload, destination: Workload, code: number, policy: string): string {
   const labels: Record<string, string> = {
     reporter,
-    source_workload: source.service,
+    source_workload: workloadName(source),
     source_workload_namespace: NAMESPACE,
     source_canonical_service: source.service,
     source_canonical_revision: source.version ?? 'latest',
     source_version: source.version ?? 'unknown',
     source_principal: `spiffe://cluster.local/ns/${NAMESPACE}/sa/bookinfo-${source.service}`,
-    destination_workload: destination.service,
+    destination_workload: workloadName(destination),
     destination_workload_namespace: NAMESPACE,
     destination_canonical_service: destination.service,
     destination_canonical_revision: destination.version ?? 'latest',

@@ -240,7 +240,7 @@ describe('decodeStreamAccessLogsMessage', () => {
     const peers = decoded.http.map((e) => e.common?.upstreamPeer ?? null);
     assert.equal(peers[3], peers[4], 'ratings, twice');
     assert.notEqual(peers[0], peers[1]);
-    assert.deepEqual(peers[0], { kind: 'service', name: 'reviews-v1', namespace: 'bookinfo', version: 'v1' });
+    assert.deepEqual(peers[0], { kind: 'service', name: 'reviews', namespace: 'bookinfo', version: 'v1' });
     assert.deepEqual(peers[8], { kind: 'service', name: 'legacy', namespace: 'legacy' });
   });
 

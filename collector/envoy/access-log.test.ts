@@ -23,9 +23,9 @@ function convert(message: object) {
 const edgeOf = (s: { source: Parameters<typeof nodeId>[0]; target: Parameters<typeof nodeId>[0] }) => `${nodeId(s.source)}->${nodeId(s.target)}`;
 
 describe('the reporting proxy', () => {
-  it('is the workload from Istio node metadata', () => {
+  it('is the canonical service and revision from Istio node metadata (one node with its spans and metrics)', () => {
     const decoded = roundTrip({ identifier: identifier(productpage) });
-    assert.deepEqual(reportingProxy(decoded.node!).node, { kind: 'service', name: 'productpage-v1', namespace: 'bookinfo', version: 'v1' });
+    assert.deepEqual(reportingProxy(decoded.node!).node, { kind: 'service', name: 'productpage', namespace: 'bookinfo', version: 'v1' });
   });
 
   it('comes from the node id when there is no metadata (a Deployment pod name gives its workload)', () => {
@@ -46,13 +46,13 @@ describe('HTTP entries', () => {
         ],
       },
     });
-    assert.deepEqual(converted.samples.map(edgeOf), ['bookinfo/productpage-v1->bookinfo/reviews-v1', 'bookinfo/productpage-v1->bookinfo/reviews-v2', 'bookinfo/productpage-v1->bookinfo/reviews-v3']);
+    assert.deepEqual(converted.samples.map(edgeOf), ['bookinfo/productpage@v1->bookinfo/reviews@v1', 'bookinfo/productpage@v1->bookinfo/reviews@v2', 'bookinfo/productpage@v1->bookinfo/reviews@v3']);
     assert.deepEqual(converted.samples.map((s) => [s.protocol, s.error, s.latencyNanos, s.weight, s.mtls]), [
       ['http', false, 12_500_000, 1, null],
       ['http', false, 30_000_000, 1, null],
       ['http', false, 41_000_000, 1, null],
     ]);
-    assert.deepEqual(converted.samples[1]!.target, { kind: 'service', name: 'reviews-v2', namespace: 'bookinfo', version: 'v2' });
+    assert.deepEqual(converted.samples[1]!.target, { kind: 'service', name: 'reviews', namespace: 'bookinfo', version: 'v2' });
     assert.deepEqual(converted.samples.map((s) => [s.requestBytes, s.responseBytes]), [[0, 295], [0, 295], [0, 295]]);
     assert.equal(converted.samples[0]!.timeUnixNano, BigInt(T0) * 1_000_000n);
     assert.equal(converted.samples[0]!.traceId, 'ab'.repeat(16));
@@ -83,10 +83,10 @@ describe('HTTP entries', () => {
       },
     });
     assert.deepEqual(converted.samples.map((s) => [edgeOf(s), s.protocol, s.error]), [
-      ['bookinfo/reviews-v2->bookinfo/ratings-v1', 'http', false],
-      ['bookinfo/reviews-v2->bookinfo/ratings-v1', 'http', true],
-      ['bookinfo/reviews-v2->bookinfo/ratings-v1', 'grpc', true],
-      ['bookinfo/reviews-v2->bookinfo/ratings-v1', 'grpc', false],
+      ['bookinfo/reviews@v2->bookinfo/ratings@v1', 'http', false],
+      ['bookinfo/reviews@v2->bookinfo/ratings@v1', 'http', true],
+      ['bookinfo/reviews@v2->bookinfo/ratings@v1', 'grpc', true],
+      ['bookinfo/reviews@v2->bookinfo/ratings@v1', 'grpc', false],
     ]);
     assert.deepEqual([...converted.responseFlags], [['UF', 1]]);
   });
@@ -121,8 +121,8 @@ describe('HTTP entries', () => {
     assert.deepEqual(converted.used, { http: 0, tcp: 0 });
     assert.deepEqual(converted.skipped, [{ type: 'http', reason: 'counted_by_caller' }, { type: 'http', reason: 'counted_by_caller' }]);
     assert.deepEqual(converted.increments.map((i) => [edgeOf(i), i.protocol, i.requests, i.mtlsYes, i.mtlsNo]), [
-      ['bookinfo/productpage-v1->bookinfo/reviews-v2', 'http', 0, 1, 0],
-      ['bookinfo/productpage-v1->bookinfo/reviews-v2', 'http', 0, 0, 1],
+      ['bookinfo/productpage@v1->bookinfo/reviews@v2', 'http', 0, 1, 0],
+      ['bookinfo/productpage@v1->bookinfo/reviews@v2', 'http', 0, 0, 1],
     ]);
   });
 
@@ -138,10 +138,10 @@ describe('HTTP entries', () => {
       },
     });
     assert.deepEqual(converted.samples.map((s) => [edgeOf(s), s.error, s.mtls, s.latencyNanos]), [
-      ['unknown->bookinfo/productpage-v1', false, false, 80_000_000],
-      ['unknown->bookinfo/productpage-v1', true, false, 80_000_000],
+      ['unknown->bookinfo/productpage@v1', false, false, 80_000_000],
+      ['unknown->bookinfo/productpage@v1', true, false, 80_000_000],
     ]);
-    assert.deepEqual(converted.increments.map((i) => [edgeOf(i), i.requests, i.mtlsYes]), [['istio-system/istio-ingressgateway-service-account->bookinfo/productpage-v1', 0, 1]]);
+    assert.deepEqual(converted.increments.map((i) => [edgeOf(i), i.requests, i.mtlsYes]), [['istio-system/istio-ingressgateway-service-account->bookinfo/productpage@v1', 0, 1]]);
   });
 
   it('skips entries with no destination and intermediate ones; tolerates enum values it does not know; weighs sampled entries', () => {
@@ -158,7 +158,7 @@ describe('HTTP entries', () => {
       },
     });
     assert.deepEqual(converted.skipped.map((s) => s.reason), ['no_destination', 'no_destination', 'not_final', 'not_final']);
-    assert.deepEqual(converted.samples.map((s) => [edgeOf(s), s.protocol, s.weight]), [['bookinfo/productpage-v1->bookinfo/reviews-v1', 'http', 4]]);
+    assert.deepEqual(converted.samples.map((s) => [edgeOf(s), s.protocol, s.weight]), [['bookinfo/productpage@v1->bookinfo/reviews@v1', 'http', 4]]);
     assert.deepEqual([...converted.responseFlags], [['NR', 1]], 'flags of final entries only');
   });
 
@@ -168,7 +168,7 @@ describe('HTTP entries', () => {
       http_logs: { log_entry: [httpEntry({ cluster: outboundCluster('details', 9080), startMs: T0, code: 200 })] },
     });
     assert.deepEqual(converted.samples, []);
-    assert.deepEqual(converted.increments.map((i) => [edgeOf(i), i.requests, i.errors, i.latency]), [['bookinfo/productpage-v1->bookinfo/details', 1, 0, null]]);
+    assert.deepEqual(converted.increments.map((i) => [edgeOf(i), i.requests, i.errors, i.latency]), [['bookinfo/productpage@v1->bookinfo/details', 1, 0, null]]);
   });
 });
 
@@ -185,9 +185,9 @@ describe('TCP entries', () => {
       },
     });
     assert.deepEqual(converted.samples.map((s) => [edgeOf(s), s.protocol, s.error, s.latencyNanos]), [
-      ['bookinfo/ratings-v1->bookinfo/mysqldb-v1', 'tcp', false, 1_500_000_000],
-      ['bookinfo/ratings-v1->orders.c9akciq32.eu-west-1.rds.amazonaws.com', 'tcp', false, 250_000_000],
-      ['bookinfo/ratings-v1->bookinfo/mysqldb-v1', 'tcp', true, 3_000_000],
+      ['bookinfo/ratings@v1->bookinfo/mysqldb@v1', 'tcp', false, 1_500_000_000],
+      ['bookinfo/ratings@v1->orders.c9akciq32.eu-west-1.rds.amazonaws.com', 'tcp', false, 250_000_000],
+      ['bookinfo/ratings@v1->bookinfo/mysqldb@v1', 'tcp', true, 3_000_000],
     ]);
     assert.equal(converted.samples[1]!.target.kind, 'virtual');
     assert.deepEqual([converted.samples[0]!.requestBytes, converted.samples[0]!.responseBytes], [120, 4096], 'received from the caller, sent back to it');

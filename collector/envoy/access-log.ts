@@ -138,9 +138,9 @@ const DEPLOYMENT_POD = /^(.+)-[a-z0-9]{6,10}-[a-z0-9]{5}$/;
 const NO_VERSION = 'latest';
 
 /**
- * The workload behind an Envoy node: Istio's metadata (WORKLOAD_NAME, NAMESPACE, LABELS.version) when
- * present, else the node id `<type>~<ip>~<pod>.<ns>~<ns>.svc.cluster.local` (the workload guessed from a
- * Deployment's pod name), else node.cluster.
+ * The workload behind an Envoy node: Istio's metadata (NAMESPACE, and the canonical service and revision
+ * from LABELS, else WORKLOAD_NAME) when present, else the node id `<type>~<ip>~<pod>.<ns>~<ns>.svc.cluster.local`
+ * (the workload guessed from a Deployment's pod name), else node.cluster.
  */
 export function reportingProxy(node: EnvoyNode): ReportingProxy {
   const metadata = node.metadata ?? {};
@@ -152,8 +152,22 @@ export function reportingProxy(node: EnvoyNode): ReportingProxy {
   const pod = stringField(metadata, 'NAME') || podFromId;
   const namespace = stringField(metadata, 'NAMESPACE') || namespaceFromId;
   const workload = stringField(metadata, 'WORKLOAD_NAME') || (DEPLOYMENT_POD.exec(pod)?.[1] ?? pod) || node.cluster.split('.')[0] || node.id;
-  const version = labels ? stringField(labels, 'version') || stringField(labels, 'service.istio.io/canonical-revision') : '';
-  return { node: serviceNode(workload, namespace, version) };
+  const service = labels ? firstField(labels, CANONICAL_NAME_LABELS) : '';
+  const version = labels ? firstField(labels, CANONICAL_REVISION_LABELS) : '';
+  return { node: serviceNode(service || workload, namespace, version) };
+}
+
+// Istio's canonical service and revision, from the pod labels in the order Istio derives them: the one
+// name its spans and metrics (`*_canonical_service`) use too, so one workload is one node in every signal.
+const CANONICAL_NAME_LABELS = ['service.istio.io/canonical-name', 'app.kubernetes.io/name', 'app'];
+const CANONICAL_REVISION_LABELS = ['service.istio.io/canonical-revision', 'app.kubernetes.io/version', 'version'];
+
+function firstField(struct: ProtoStruct, keys: readonly string[]): string {
+  for (const key of keys) {
+    const value = stringField(struct, key);
+    if (value !== '') return value;
+  }
+  return '';
 }
 
 function serviceNode(name: string, namespace: string, version: string): NodeRef {
@@ -172,14 +186,18 @@ function structField(struct: ProtoStruct, key: string): ProtoStruct | undefined 
 // ---- Istio's peer metadata. ----
 
 /**
- * The workload a peer-metadata Struct names (Istio's keys: workload, name, namespace, version, app,
- * service, …); null when it names none. access-log-proto.ts reads the Structs from the filter state.
+ * The workload a peer-metadata Struct names (Istio's keys: service and revision = the canonical service
+ * and revision, workload, name, namespace, app, version, …), by canonical service as reportingProxy()
+ * names the proxy; null when it names none. access-log-proto.ts reads the Structs from the filter state.
  */
 export function peerNode(metadata: ProtoStruct): NodeRef | null {
-  const name = stringField(metadata, 'workload') || stringField(metadata, 'app') || stringField(metadata, 'service') || stringField(metadata, 'name');
+  const name = firstField(metadata, PEER_NAME_KEYS);
   if (name === '') return null;
-  return serviceNode(name, stringField(metadata, 'namespace'), stringField(metadata, 'version'));
+  return serviceNode(name, stringField(metadata, 'namespace'), firstField(metadata, PEER_REVISION_KEYS));
 }
+
+const PEER_NAME_KEYS = ['service', 'app', 'workload', 'name'];
+const PEER_REVISION_KEYS = ['revision', 'version'];
 
 /** spiffe://<trust domain>/ns/<namespace>/sa/<service account> → the service account as a node. */
 const SPIFFE = /^spiffe:\/\/[^/]+\/ns\/([^/]+)\/sa\/([^/]+)$/;

@@ -64,19 +64,20 @@ describe('Istio standard metrics', () => {
     const second = converter.convert(batch(istioBookinfo(1), T0 + 15_000));
     assert.equal(second.counted, 20);
     assert.deepEqual(byEdge(second.increments), {
-      'bookinfo/productpage-v1->bookinfo/details-v1': edge(60, 0, 60, 0),
-      'bookinfo/productpage-v1->bookinfo/reviews-v1': edge(20, 0, 20, 0),
-      'bookinfo/productpage-v1->bookinfo/reviews-v2': edge(25, 0, 25, 0, 25),
+      'bookinfo/productpage@v1->bookinfo/details@v1': edge(60, 0, 60, 0),
+      'bookinfo/productpage@v1->bookinfo/reviews@v1': edge(20, 0, 20, 0),
+      'bookinfo/productpage@v1->bookinfo/reviews@v2': edge(25, 0, 25, 0, 25),
       // 10 OK + 3 × 503 + 2 × 404 (a 404 is no server error).
-      'bookinfo/productpage-v1->bookinfo/reviews-v3': edge(15, 3, 15, 0),
-      'bookinfo/reviews-v2->bookinfo/ratings-v1': edge(25, 0, 25, 0),
-      'bookinfo/reviews-v3->bookinfo/ratings-v1': edge(12, 0, 12, 0),
+      'bookinfo/productpage@v1->bookinfo/reviews@v3': edge(15, 3, 15, 0),
+      'bookinfo/reviews@v2->bookinfo/ratings@v1': edge(25, 0, 25, 0),
+      'bookinfo/reviews@v3->bookinfo/ratings@v1': edge(12, 0, 12, 0),
       // Outside the mesh: only the server's sidecar saw it, and it was plaintext.
-      'unknown->bookinfo/productpage-v1': edge(95, 0, 0, 95),
+      'unknown->bookinfo/productpage@v1': edge(95, 0, 0, 95),
     });
-    const reviewsV2 = second.increments.find((i) => i.target.name === 'reviews-v2' && i.requests > 0)!;
-    assert.deepEqual(reviewsV2.source, { kind: 'service', name: 'productpage-v1', namespace: 'bookinfo', version: 'v1' });
-    assert.deepEqual(reviewsV2.target, { kind: 'service', name: 'reviews-v2', namespace: 'bookinfo', version: 'v2' });
+    // Named by canonical service and revision (as Istio's spans are), not by workload (reviews-v2).
+    const reviewsV2 = second.increments.find((i) => i.target.name === 'reviews' && i.target.version === 'v2' && i.requests > 0)!;
+    assert.deepEqual(reviewsV2.source, { kind: 'service', name: 'productpage', namespace: 'bookinfo', version: 'v1' });
+    assert.deepEqual(reviewsV2.target, { kind: 'service', name: 'reviews', namespace: 'bookinfo', version: 'v2' });
     assert.equal(reviewsV2.requestBytes, 2_500);
     assert.equal(reviewsV2.responseBytes, 75_000);
     // The interval: ≤5 ms 10, ≤10 ms 20, ≤25 ms 25 (cumulative).
@@ -91,9 +92,9 @@ describe('Istio standard metrics', () => {
     converter.convert(batch(istioRequests([{ source: productpage, destination: details, code: 200, total: 1000 }]), T0));
     const restarted = converter.convert(batch(istioRequests([{ source: productpage, destination: details, code: 200, total: 7 }]), T0 + 15_000));
     assert.equal(restarted.resets, 2, 'both reporters restarted');
-    assert.deepEqual(byEdge(restarted.increments), { 'bookinfo/productpage-v1->bookinfo/details-v1': edge(7, 0, 7, 0) });
+    assert.deepEqual(byEdge(restarted.increments), { 'bookinfo/productpage@v1->bookinfo/details@v1': edge(7, 0, 7, 0) });
     const next = converter.convert(batch(istioRequests([{ source: productpage, destination: details, code: 200, total: 19 }]), T0 + 30_000));
-    assert.deepEqual(byEdge(next.increments), { 'bookinfo/productpage-v1->bookinfo/details-v1': edge(12, 0, 12, 0) });
+    assert.deepEqual(byEdge(next.increments), { 'bookinfo/productpage@v1->bookinfo/details@v1': edge(12, 0, 12, 0) });
   });
 
   it('gRPC failures count as errors; destination rows alone (the caller is not scraped) say only mTLS', () => {
@@ -107,12 +108,12 @@ describe('Istio standard metrics', () => {
     converter.convert(batch([row('0', 'source', 100), row('14', 'source', 1), row('5', 'source', 3)], T0));
     const grpc = converter.convert(batch([row('0', 'source', 110), row('14', 'source', 4), row('5', 'source', 5)], T0 + 15_000));
     // UNAVAILABLE (14) is a server error; NOT_FOUND (5) is not.
-    assert.deepEqual(byEdge(grpc.increments), { 'bookinfo/reviews-v2->bookinfo/ratings-v1': { ...edge(15, 3, 0, 0), protocol: 'grpc' } });
+    assert.deepEqual(byEdge(grpc.increments), { 'bookinfo/reviews@v2->bookinfo/ratings@v1': { ...edge(15, 3, 0, 0), protocol: 'grpc' } });
 
     const onlyServer = new PrometheusEdgeConverter({ clock: () => T0 });
     onlyServer.convert(batch([row('0', 'destination', 100)], T0));
     const mtlsOnly = onlyServer.convert(batch([row('0', 'destination', 130)], T0 + 15_000));
-    assert.deepEqual(byEdge(mtlsOnly.increments), { 'bookinfo/reviews-v2->bookinfo/ratings-v1': { ...edge(0, 0, 30, 0), protocol: 'grpc' } });
+    assert.deepEqual(byEdge(mtlsOnly.increments), { 'bookinfo/reviews@v2->bookinfo/ratings@v1': { ...edge(0, 0, 30, 0), protocol: 'grpc' } });
   });
 
   it('reads istio_request_duration_seconds in seconds; waypoint rows and pass-through traffic are no edge', () => {
@@ -133,10 +134,10 @@ describe('Istio standard metrics', () => {
     const second = converter.convert(batch(step(20, { 0.005: 10, 0.05: 10 }), T0 + 15_000));
     // Waypoint rows (×2) and pass-through traffic (×3) add nothing; an external host is a virtual peer.
     assert.deepEqual(byEdge(second.increments), {
-      'bookinfo/productpage-v1->api.example.com': edge(40, 0, 0, 0),
-      'bookinfo/productpage-v1->bookinfo/details-v1': edge(10, 0, 0, 0, 10),
+      'bookinfo/productpage@v1->api.example.com': edge(40, 0, 0, 0),
+      'bookinfo/productpage@v1->bookinfo/details@v1': edge(10, 0, 0, 0, 10),
     });
-    const toDetails = second.increments.find((i) => i.target.name === 'details-v1')!;
+    const toDetails = second.increments.find((i) => i.target.name === 'details')!;
     // 10 calls in (10, 50] ms: the seconds were converted.
     assertInBucket('p50', toDetails.latency!.quantile(0.5), 10, 50);
     assert.equal(second.increments.find((i) => i.target.name === 'api.example.com')!.target.kind, 'virtual');
@@ -247,7 +248,7 @@ describe('remote-write specifics', () => {
     const fresh: PromSample = { name: 'istio_requests_total', labels: istioLabels('source', productpage, details), value: 4, startMs: T0 + 1_000 };
     const old: PromSample = { name: 'istio_requests_total', labels: istioLabels('source', productpage, ratings), value: 900, startMs: T0 - 3_600_000 };
     const first = converter.convert(batch([fresh, old], T0 + 5_000));
-    assert.deepEqual(byEdge(first.increments), { 'bookinfo/productpage-v1->bookinfo/details-v1': edge(4, 0, 0, 0) });
+    assert.deepEqual(byEdge(first.increments), { 'bookinfo/productpage@v1->bookinfo/details@v1': edge(4, 0, 0, 0) });
   });
 
   it('groups a histogram whose labels come in another order per line; equal values under other names stay apart', () => {
@@ -263,7 +264,7 @@ describe('remote-write specifics', () => {
     const first = converter.convert(batch(flat({ 10: 5 }, 5), T0));
     assert.equal(first.baselines, 2, 'one histogram, one counter');
     const second = converter.convert(batch(flat({ 10: 7, 50: 3 }, 10), T0 + 15_000));
-    assert.deepEqual(byEdge(second.increments), { 'bookinfo/productpage-v1->bookinfo/details-v1': edge(5, 0, 0, 0, 5) });
+    assert.deepEqual(byEdge(second.increments), { 'bookinfo/productpage@v1->bookinfo/details@v1': edge(5, 0, 0, 0, 5) });
 
     // Two series whose label values are the same but under other names: two histograms, not one.
     const other = new PrometheusEdgeConverter({ clock: () => T0 });
@@ -318,7 +319,7 @@ describe('labels objects handed out again (labelsReused)', () => {
     const first = page(10);
     reused.convert(batch(first, T0, { labelsReused: true }));
     const second = reused.convert(batch(sameObjects(page(14), first), T0 + 15_000, { labelsReused: true }));
-    assert.deepEqual(byEdge(second.increments), { 'bookinfo/productpage-v1->bookinfo/details-v1': edge(4, 0, 0, 0, 4) });
+    assert.deepEqual(byEdge(second.increments), { 'bookinfo/productpage@v1->bookinfo/details@v1': edge(4, 0, 0, 0, 4) });
   });
 });
 
@@ -334,7 +335,7 @@ describe('label cardinality', () => {
     assert.equal(converter.size, 3);
     const second = converter.convert(batch(series(12, 5), T0 + 15_000));
     assert.equal(second.dropped, 2);
-    assert.deepEqual(byEdge(second.increments), { 'bookinfo/productpage-v1->bookinfo/details-v1': edge(6, 0, 0, 0) });
+    assert.deepEqual(byEdge(second.increments), { 'bookinfo/productpage@v1->bookinfo/details@v1': edge(6, 0, 0, 0) });
     assert.equal(converter.size, 3);
   });
 

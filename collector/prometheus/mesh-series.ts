@@ -529,8 +529,11 @@ function seriesEdge(family: Family, labels: Labels, reporter: Labels | undefined
 
 const known = (value: string | undefined): value is string => value !== undefined && value !== '' && value !== UNKNOWN;
 
-function istioNode(workload: string, namespace: string | undefined, version: string | undefined, revision: string | undefined): NodeRef {
-  const node: NodeRef = { kind: 'service', name: workload, namespace: known(namespace) ? namespace : '' };
+// Named by canonical service (+ revision as the version), as Istio's spans and Kiali's versioned-app graph
+// name it, so that one workload is one node whichever signal reported it; the workload name only when
+// the series has no canonical service.
+function istioNode(workload: string, canonicalService: string | undefined, namespace: string | undefined, version: string | undefined, revision: string | undefined): NodeRef {
+  const node: NodeRef = { kind: 'service', name: known(canonicalService) ? canonicalService : workload, namespace: known(namespace) ? namespace : '' };
   const canary = known(version) ? version : known(revision) && revision !== NO_REVISION ? revision : '';
   if (canary !== '') node.version = canary;
   return node;
@@ -543,10 +546,10 @@ export function istioEdge(labels: Labels): SeriesEdge | null {
   const sourceWorkload = labels.source_workload;
   const meshedCaller = known(sourceWorkload);
   const role = reporter === 'source' ? 'count' : meshedCaller ? 'mtls' : 'count';
-  const source = meshedCaller ? istioNode(sourceWorkload, labels.source_workload_namespace, labels.source_version, labels.source_canonical_revision) : UNKNOWN_NODE;
+  const source = meshedCaller ? istioNode(sourceWorkload, labels.source_canonical_service, labels.source_workload_namespace, labels.source_version, labels.source_canonical_revision) : UNKNOWN_NODE;
   let target: NodeRef;
   if (known(labels.destination_workload)) {
-    target = istioNode(labels.destination_workload, labels.destination_workload_namespace, labels.destination_version, labels.destination_canonical_revision);
+    target = istioNode(labels.destination_workload, labels.destination_canonical_service, labels.destination_workload_namespace, labels.destination_version, labels.destination_canonical_revision);
   } else {
     // Not a workload in the mesh: the host it was sent to, drawn as a peer (not for pass-through traffic).
     const host = [labels.destination_service_name, labels.destination_service].find(known);

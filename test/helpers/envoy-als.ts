@@ -83,7 +83,8 @@ export function peerObject(w: Workload) {
     name: str(w.pod),
     cluster: str('Kubernetes'),
     namespace: str(w.namespace),
-    service: str(`${w.app}.${w.namespace}.svc.cluster.local`),
+    // Istio's peer metadata: `service`/`revision` are the canonical service and revision.
+    service: str(w.app),
     revision: str(w.version ?? 'latest'),
     app: str(w.app),
     ...(w.version ? { version: str(w.version) } : {}),

@@ -64,12 +64,12 @@ describe('Envoy access-log service (StreamAccessLogs on 4317)', () => {
     assert.deepEqual(
       edges.map((e) => ({ id: e.id, protocol: e.protocol, requests: e.requests, errors: e.errors, mtls: e.mtls, signals: e.signals, bytes: [e.requestBytes, e.responseBytes] })),
       [
-        { id: 'bookinfo/productpage-v1->bookinfo/reviews-v1', protocol: 'http', requests: 100, errors: 0, mtls: null, signals: ['envoy-als'], bytes: [0, 29_500] },
-        { id: 'bookinfo/productpage-v1->bookinfo/reviews-v2', protocol: 'http', requests: 10, errors: 0, mtls: true, signals: ['envoy-als'], bytes: [0, 2_950] },
-        { id: 'bookinfo/productpage-v1->bookinfo/reviews-v3', protocol: 'http', requests: 10, errors: 0, mtls: null, signals: ['envoy-als'], bytes: [0, 2_950] },
-        { id: 'bookinfo/ratings-v1->bookinfo/mysqldb-v1', protocol: 'tcp', requests: 2, errors: 0, mtls: null, signals: ['envoy-als'], bytes: [240, 8_192] },
-        { id: 'bookinfo/reviews-v2->bookinfo/ratings-v1', protocol: 'http', requests: 4, errors: 1, mtls: null, signals: ['envoy-als'], bytes: [0, 1_180] },
-        { id: 'unknown->bookinfo/productpage-v1', protocol: 'http', requests: 5, errors: 1, mtls: false, signals: ['envoy-als'], bytes: [0, 1_475] },
+        { id: 'bookinfo/productpage@v1->bookinfo/reviews@v1', protocol: 'http', requests: 100, errors: 0, mtls: null, signals: ['envoy-als'], bytes: [0, 29_500] },
+        { id: 'bookinfo/productpage@v1->bookinfo/reviews@v2', protocol: 'http', requests: 10, errors: 0, mtls: true, signals: ['envoy-als'], bytes: [0, 2_950] },
+        { id: 'bookinfo/productpage@v1->bookinfo/reviews@v3', protocol: 'http', requests: 10, errors: 0, mtls: null, signals: ['envoy-als'], bytes: [0, 2_950] },
+        { id: 'bookinfo/ratings@v1->bookinfo/mysqldb@v1', protocol: 'tcp', requests: 2, errors: 0, mtls: null, signals: ['envoy-als'], bytes: [240, 8_192] },
+        { id: 'bookinfo/reviews@v2->bookinfo/ratings@v1', protocol: 'http', requests: 4, errors: 1, mtls: null, signals: ['envoy-als'], bytes: [0, 1_180] },
+        { id: 'unknown->bookinfo/productpage@v1', protocol: 'http', requests: 5, errors: 1, mtls: false, signals: ['envoy-als'], bytes: [0, 1_475] },
       ],
     );
     const spans = (await getJson<{ edges: GraphEdge[] }>(`${meshlens.queryUrl}/api/v1/service-graph?signal=spans&start=${Date.now() - 600_000}`)).body.edges;
@@ -79,14 +79,14 @@ describe('Envoy access-log service (StreamAccessLogs on 4317)', () => {
   it('serves the edge latency from the entries\' durations (percentiles within 1%)', async () => {
     const latency = (
       await getJson<{ count: number; p50Ms: number; p95Ms: number; p99Ms: number }>(
-        `${meshlens.queryUrl}/api/v1/latency?source=bookinfo/productpage-v1&target=bookinfo/reviews-v1&signal=envoy-als&start=${Date.now() - 600_000}`,
+        `${meshlens.queryUrl}/api/v1/latency?source=bookinfo/productpage@v1&target=bookinfo/reviews@v1&signal=envoy-als&start=${Date.now() - 600_000}`,
       )
     ).body;
     assert.equal(latency.count, 100);
     for (const [actual, exact] of [[latency.p50Ms, 50], [latency.p95Ms, 95], [latency.p99Ms, 99]] as const) {
       assert.ok(Math.abs(actual - exact) <= exact * 0.01, `${actual} ms is not within 1% of ${exact} ms`);
     }
-    const tcp = (await getJson<{ count: number; p50Ms: number }>(`${meshlens.queryUrl}/api/v1/latency?source=bookinfo/ratings-v1&target=bookinfo/mysqldb-v1&signal=envoy-als&start=${Date.now() - 600_000}`)).body;
+    const tcp = (await getJson<{ count: number; p50Ms: number }>(`${meshlens.queryUrl}/api/v1/latency?source=bookinfo/ratings@v1&target=bookinfo/mysqldb@v1&signal=envoy-als&start=${Date.now() - 600_000}`)).body;
     assert.equal(tcp.count, 2);
     assert.ok(Math.abs(tcp.p50Ms - 800) <= 8, `${tcp.p50Ms}`);
   });
@@ -101,8 +101,8 @@ describe('Envoy access-log service (StreamAccessLogs on 4317)', () => {
   });
 
   it('ends a stream with garbage mid-stream with INVALID_ARGUMENT, keeping the entries before it', async () => {
-    const caller: Workload = { ...productpage, namespace: 'edge-cases', pod: 'caller-5d8f7b6c9d-abcde', workload: 'caller' };
-    const callee: Workload = { ...ratings, namespace: 'edge-cases', workload: 'callee' };
+    const caller: Workload = { ...productpage, namespace: 'edge-cases', pod: 'caller-5d8f7b6c9d-abcde', workload: 'caller', app: 'caller' };
+    const callee: Workload = { ...ratings, namespace: 'edge-cases', workload: 'callee', app: 'callee' };
     const before = await metric('meshlens_bad_requests_total');
     const error = await rawStream([
       encode({ identifier: identifier(caller), http_logs: { log_entry: range(3).map((i) => httpEntry({ cluster: outboundCluster('callee', 8080, 'edge-cases'), startMs: T0 + i, durationMs: 5, code: 200, upstreamPeer: callee })) } }),
@@ -131,8 +131,8 @@ describe('Envoy access-log service (StreamAccessLogs on 4317)', () => {
 
   // Last: stops meshlens. Envoy never ends its stream; stopping must not wait for it, nor lose what it sent.
   it('answers streams still open at stop, and writes their entries', async () => {
-    const sender: Workload = { ...productpage, namespace: 'at-stop', workload: 'sender' };
-    const callee: Workload = { ...ratings, namespace: 'at-stop', workload: 'receiver' };
+    const sender: Workload = { ...productpage, namespace: 'at-stop', workload: 'sender', app: 'sender' };
+    const callee: Workload = { ...ratings, namespace: 'at-stop', workload: 'receiver', app: 'receiver' };
     let status: grpc.StatusObject | undefined;
     const call = client.openStream();
     call.on('status', (s: grpc.StatusObject) => (status = s));

@@ -93,8 +93,8 @@ describe('Envoy metrics service (StreamMetrics on 4317)', () => {
     assert.deepEqual(
       edges.map((e) => ({ id: e.id, protocol: e.protocol, requests: e.requests, errors: e.errors, mtls: e.mtls, signals: e.signals })),
       [
-        { id: 'bookinfo/productpage-v1->bookinfo/details', protocol: 'http', requests: 30, errors: 0, mtls: null, signals: ['envoy-metrics'] },
-        { id: 'bookinfo/productpage-v1->bookinfo/reviews', protocol: 'http', requests: 103, errors: 13, mtls: null, signals: ['envoy-metrics'] },
+        { id: 'bookinfo/productpage@v1->bookinfo/details', protocol: 'http', requests: 30, errors: 0, mtls: null, signals: ['envoy-metrics'] },
+        { id: 'bookinfo/productpage@v1->bookinfo/reviews', protocol: 'http', requests: 103, errors: 13, mtls: null, signals: ['envoy-metrics'] },
       ],
     );
     const spans = (await getJson<{ edges: GraphEdge[] }>(`${meshlens.queryUrl}/api/v1/service-graph?signal=spans&start=${Date.now() - 600_000}`)).body.edges;
@@ -109,7 +109,7 @@ describe('Envoy metrics service (StreamMetrics on 4317)', () => {
   it('serves the latency of the counted flush from upstream_rq_time, each percentile inside its bucket', async () => {
     const latency = (
       await getJson<{ count: number; p50Ms: number; p90Ms: number; p99Ms: number }>(
-        `${meshlens.queryUrl}/api/v1/latency?source=bookinfo/productpage-v1&target=bookinfo/reviews&signal=envoy-metrics&start=${Date.now() - 600_000}`,
+        `${meshlens.queryUrl}/api/v1/latency?source=bookinfo/productpage@v1&target=bookinfo/reviews&signal=envoy-metrics&start=${Date.now() - 600_000}`,
       )
     ).body;
     assert.equal(latency.count, 103, 'the second flush\'s calls only');
@@ -132,7 +132,7 @@ describe('Envoy metrics service (StreamMetrics on 4317)', () => {
   });
 
   it('ends a stream with garbage mid-stream with INVALID_ARGUMENT, keeping the flushes before it', async () => {
-    const caller: Workload = { ...productpage, namespace: 'edge-cases', pod: 'caller-5d8f7b6c9d-abcde', workload: 'caller' };
+    const caller: Workload = { ...productpage, namespace: 'edge-cases', pod: 'caller-5d8f7b6c9d-abcde', workload: 'caller', app: 'caller' };
     const callee = 'cluster.outbound|8080||callee.edge-cases.svc.cluster.local;.upstream_rq_200';
     const before = await metric('meshlens_bad_requests_total');
     const error = await rawStream([
@@ -178,11 +178,11 @@ describe('Envoy metrics service (StreamMetrics on 4317)', () => {
     const edges = await graph(ns, (e) => total(e) === 11);
     assert.deepEqual(
       edges.map((e) => ({ id: e.id, requests: e.requests, errors: e.errors, mtls: e.mtls, signals: e.signals })),
-      [{ id: 'istio-stats/productpage-v1->istio-stats/reviews-v2', requests: 11, errors: 3, mtls: true, signals: ['envoy-metrics'] }],
+      [{ id: 'istio-stats/productpage@v1->istio-stats/reviews@v2', requests: 11, errors: 3, mtls: true, signals: ['envoy-metrics'] }],
     );
     const latency = (
       await getJson<{ count: number; p50Ms: number; p90Ms: number }>(
-        `${meshlens.queryUrl}/api/v1/latency?source=${ns}/productpage-v1&target=${ns}/reviews-v2&signal=envoy-metrics&start=${Date.now() - 600_000}`,
+        `${meshlens.queryUrl}/api/v1/latency?source=${ns}/productpage@v1&target=${ns}/reviews@v2&signal=envoy-metrics&start=${Date.now() - 600_000}`,
       )
     ).body;
     assert.equal(latency.count, 11);

@@ -247,7 +247,7 @@ describe('Prometheus scrape: mesh proxies scraped for real', () => {
     inBucket('p95', linkerd.p95Ms, 100, 200);
     inBucket('p99', linkerd.p99Ms, 100, 200);
 
-    const istio = edge(edges, 'bookinfo/reviews-v2', 'bookinfo/ratings-v1');
+    const istio = edge(edges, 'bookinfo/reviews@v2', 'bookinfo/ratings@v1');
     assert.ok(istio, JSON.stringify(edges));
     assert.deepEqual([istio.requests, istio.errors, istio.mtls], [6, 1, true], 'counted once; mTLS from the destination sidecar');
     // 3 calls ≤ 5 ms, 3 ≤ 50 ms (Envoy's bounds).
@@ -322,7 +322,7 @@ describe('Prometheus scrape: mesh proxies scraped for real', () => {
     productpageProxy.call(reviewsV2, 200, 7, 5);
     const edges = await graphEdgesUntil(meshlens.queryUrl, 'prometheus', 'bookinfo', (found) => edge(found, 'bookinfo/productpage-v1', 'bookinfo/reviews-v2')?.requests === 25);
     assert.equal(edge(edges, 'bookinfo/productpage-v1', 'bookinfo/reviews-v2')?.requests, 25, 'a tracked series still counts');
-    assert.equal(edge(edges, 'bookinfo/reviews-v2', 'bookinfo/ratings-v1')?.requests, 6, 'nothing else changed');
+    assert.equal(edge(edges, 'bookinfo/reviews@v2', 'bookinfo/ratings@v1')?.requests, 6, 'nothing else changed');
     const bombEdges = (await getJson<{ edges: GraphEdge[] }>(`${meshlens.queryUrl}/api/v1/service-graph?signal=prometheus&namespace=bomb&start=${Date.now() - 600_000}`)).body.edges;
     assert.ok(bombEdges.length < LABEL_CARDINALITY, `at most the admitted series draw edges, got ${bombEdges.length}`);
   });

@@ -116,14 +116,14 @@ describe('the real Prometheus server remote-writing to meshlens', { skip: instal
     assert.deepEqual(
       edges.map((e) => ({ id: e.id, requests: e.requests, errors: e.errors, mtls: e.mtls, signals: e.signals })),
       [
-        { id: `${NS}/productpage-v1->${NS}/details-v1`, requests: 30, errors: 0, mtls: true, signals: ['prometheus'] },
-        { id: `${NS}/productpage-v1->${NS}/reviews-v2`, requests: 20, errors: 3, mtls: true, signals: ['prometheus'] },
+        { id: `${NS}/productpage@v1->${NS}/details@v1`, requests: 30, errors: 0, mtls: true, signals: ['prometheus'] },
+        { id: `${NS}/productpage@v1->${NS}/reviews@v2`, requests: 20, errors: 3, mtls: true, signals: ['prometheus'] },
       ],
     );
     const latency = await until(
       'the latency arriving',
       async () =>
-        (await getJson<{ count: number; p50Ms: number; p90Ms: number }>(`${meshlens.queryUrl}/api/v1/latency?source=${NS}/productpage-v1&target=${NS}/reviews-v2&signal=prometheus&start=${Date.now() - 600_000}`)).body,
+        (await getJson<{ count: number; p50Ms: number; p90Ms: number }>(`${meshlens.queryUrl}/api/v1/latency?source=${NS}/productpage@v1&target=${NS}/reviews@v2&signal=prometheus&start=${Date.now() - 600_000}`)).body,
       (l) => l.count >= 20,
     );
     assert.equal(latency.count, 20);

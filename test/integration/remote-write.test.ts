@@ -61,13 +61,13 @@ describe('Prometheus remote-write (POST /api/v1/write on 4318)', () => {
     assert.equal(await push(toTimeseries(istioBookinfo(1), t1, istioTarget)), 204);
     const edges = await graphEdgesUntil(meshlens.queryUrl, 'prometheus', 'bookinfo', (e) => total(e) === 252);
     assert.deepEqual(summary(edges), [
-      { id: 'bookinfo/productpage-v1->bookinfo/details-v1', requests: 60, errors: 0, mtls: true, signals: ['prometheus'] },
-      { id: 'bookinfo/productpage-v1->bookinfo/reviews-v1', requests: 20, errors: 0, mtls: true, signals: ['prometheus'] },
-      { id: 'bookinfo/productpage-v1->bookinfo/reviews-v2', requests: 25, errors: 0, mtls: true, signals: ['prometheus'] },
-      { id: 'bookinfo/productpage-v1->bookinfo/reviews-v3', requests: 15, errors: 3, mtls: true, signals: ['prometheus'] },
-      { id: 'bookinfo/reviews-v2->bookinfo/ratings-v1', requests: 25, errors: 0, mtls: true, signals: ['prometheus'] },
-      { id: 'bookinfo/reviews-v3->bookinfo/ratings-v1', requests: 12, errors: 0, mtls: true, signals: ['prometheus'] },
-      { id: 'unknown->bookinfo/productpage-v1', requests: 95, errors: 0, mtls: false, signals: ['prometheus'] },
+      { id: 'bookinfo/productpage@v1->bookinfo/details@v1', requests: 60, errors: 0, mtls: true, signals: ['prometheus'] },
+      { id: 'bookinfo/productpage@v1->bookinfo/reviews@v1', requests: 20, errors: 0, mtls: true, signals: ['prometheus'] },
+      { id: 'bookinfo/productpage@v1->bookinfo/reviews@v2', requests: 25, errors: 0, mtls: true, signals: ['prometheus'] },
+      { id: 'bookinfo/productpage@v1->bookinfo/reviews@v3', requests: 15, errors: 3, mtls: true, signals: ['prometheus'] },
+      { id: 'bookinfo/reviews@v2->bookinfo/ratings@v1', requests: 25, errors: 0, mtls: true, signals: ['prometheus'] },
+      { id: 'bookinfo/reviews@v3->bookinfo/ratings@v1', requests: 12, errors: 0, mtls: true, signals: ['prometheus'] },
+      { id: 'unknown->bookinfo/productpage@v1', requests: 95, errors: 0, mtls: false, signals: ['prometheus'] },
     ]);
     const spans = (await getJson<{ edges: GraphEdge[] }>(`${meshlens.queryUrl}/api/v1/service-graph?signal=spans&start=${Date.now() - 600_000}`)).body.edges;
     assert.deepEqual(spans, [], 'remote-write edges are kept apart from span edges');
@@ -76,7 +76,7 @@ describe('Prometheus remote-write (POST /api/v1/write on 4318)', () => {
   it('serves the interval latency from istio_request_duration_milliseconds, each percentile inside its bucket', async () => {
     const latency = (
       await getJson<{ count: number; p50Ms: number; p90Ms: number; p99Ms: number }>(
-        `${meshlens.queryUrl}/api/v1/latency?source=bookinfo/productpage-v1&target=bookinfo/reviews-v2&signal=prometheus&start=${Date.now() - 600_000}`,
+        `${meshlens.queryUrl}/api/v1/latency?source=bookinfo/productpage@v1&target=bookinfo/reviews@v2&signal=prometheus&start=${Date.now() - 600_000}`,
       )
     ).body;
     assert.equal(latency.count, 25, 'the source rows\' 25 calls of the interval; the destination rows\' histogram is not added');
