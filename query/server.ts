@@ -9,6 +9,7 @@ import { jaegerV3Api } from './jaeger-v3.ts';
 import { latencyApi } from './latency.ts';
 import { prometheusApi } from './prometheus.ts';
 import { serviceGraphApi } from './service-graph.ts';
+import { tempoApi } from './tempo.ts';
 import { zipkinApi } from './zipkin.ts';
 import { TraceReader } from './trace-reader.ts';
 import { uiPlugin } from './ui.ts';
@@ -40,6 +41,7 @@ export function createQueryServer(options: QueryServerOptions): FastifyInstance 
     app.register(zipkinApi, { reader, store: options.store });
     app.register(latencyApi, { store: options.store });
     app.register(prometheusApi, { store: options.store });
+    app.register(tempoApi, { reader, store: options.store });
     // The web UI at / (and every unknown non-API GET path, for deep links).
     app.register(uiPlugin, {});
   }

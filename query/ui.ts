@@ -23,7 +23,7 @@ const CONTENT_TYPES: Record<string, string> = {
 };
 
 /** Path prefixes that belong to APIs: never answered with the app. */
-const API_PREFIXES = ['/api/', '/prometheus/', '/metrics', '/healthz', '/readyz'];
+const API_PREFIXES = ['/api/', '/prometheus/', '/tempo/', '/metrics', '/healthz', '/readyz'];
 
 const NOT_BUILT_PAGE = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>meshlens: web UI not built</title></head>
