@@ -11,7 +11,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { Attribute } from '../collector/model.ts';
 import { JaegerQueryError, KIND_NAMES, parseGoDuration } from './jaeger.ts';
-import { SPAN_KIND_BY_NAME, type ReadSpan, type TraceReader } from './trace-reader.ts';
+import { SPAN_KIND_BY_NAME, resourceKey, type ReadSpan, type TraceReader } from './trace-reader.ts';
 
 // ---- OTLP/JSON (opentelemetry-proto docs/specification.md: hex ids, int enums, 64-bit ints as strings) ----
 
@@ -140,8 +140,8 @@ export function toResourceSpans(traces: Iterable<readonly ReadSpan[]>): OtlpReso
   for (const spans of traces) {
     const byResource = new Map<string, { entry: OtlpResourceSpans; scopes: Map<string, OtlpSpan[]> }>();
     for (const s of spans) {
-      const resourceKey = s.service + '\u0000' + JSON.stringify(s.resourceAttributes);
-      let resource = byResource.get(resourceKey);
+      const key = resourceKey(s);
+      let resource = byResource.get(key);
       if (!resource) {
         const attributes = s.resourceAttributes.map(otlpAttribute);
         // A span stored without a service.name (a Zipkin span with no localEndpoint) still has its service column.
@@ -149,7 +149,7 @@ export function toResourceSpans(traces: Iterable<readonly ReadSpan[]>): OtlpReso
           attributes.unshift({ key: 'service.name', value: { stringValue: s.service } });
         }
         resource = { entry: { resource: { attributes }, scopeSpans: [] }, scopes: new Map() };
-        byResource.set(resourceKey, resource);
+        byResource.set(key, resource);
         out.push(resource.entry);
       }
       const scopeKey = s.scopeName + '\u0000' + s.scopeVersion;

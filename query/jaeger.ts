@@ -5,7 +5,7 @@ import { Type } from 'typebox';
 import type { Attribute } from '../collector/model.ts';
 import type { ClickHouseStore } from '../collector/storage/store.ts';
 import { dependencyLinks } from './service-graph.ts';
-import { SPAN_KIND_BY_NAME, type ReadSpan, type TraceReader, type TraceQuery } from './trace-reader.ts';
+import { SPAN_KIND_BY_NAME, resourceKey, type ReadSpan, type TraceReader, type TraceQuery } from './trace-reader.ts';
 
 // ---- Jaeger's JSON model (jaeger internal/uimodel) ----
 
@@ -63,11 +63,11 @@ export function toJaegerTrace(spans: readonly ReadSpan[]): JaegerTrace {
   const processes: JaegerTrace['processes'] = {};
   const processIds = new Map<string, string>();
   const jaegerSpans = spans.map((s): JaegerSpan => {
-    const resourceKey = s.service + '\u0000' + JSON.stringify(s.resourceAttributes);
-    let processID = processIds.get(resourceKey);
+    const key = resourceKey(s);
+    let processID = processIds.get(key);
     if (!processID) {
       processID = `p${processIds.size + 1}`;
-      processIds.set(resourceKey, processID);
+      processIds.set(key, processID);
       processes[processID] = {
         serviceName: s.service,
         tags: s.resourceAttributes.filter((a) => a.key !== 'service.name').map(jaegerTag),
