@@ -18,7 +18,12 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
           width={48}
           placeholder="http://meshlens:16686"
           value={jsonData.url ?? ''}
-          onChange={(e: ChangeEvent<HTMLInputElement>) => onOptionsChange({ ...options, jsonData: { ...jsonData, url: e.target.value.replace(/\/+$/, '') } })}
+          onChange={(e: ChangeEvent<HTMLInputElement>) => onOptionsChange({ ...options, jsonData: { ...jsonData, url: e.target.value } })}
+          // Trailing slashes go once the URL is typed: stripping them on each keystroke ate the ones in `http://`.
+          onBlur={() => {
+            const url = jsonData.url?.replace(/\/+$/, '');
+            if (url !== jsonData.url) onOptionsChange({ ...options, jsonData: { ...jsonData, url } });
+          }}
         />
       </InlineField>
       <InlineField label="Auth header" labelWidth={16} tooltip="Optional Authorization header value (e.g. Bearer …) for a proxy in front of meshlens; stored encrypted">

@@ -80,14 +80,26 @@ export function QueryEditor({ query, onChange, onRunQuery }: Props) {
           <InlineFieldRow>
             {text('service', 'Service', 'any')}
             {text('operation', 'Operation', 'any')}
+            {/* Empty means the default (20): snapping an emptied field back to 20 kept users from retyping it. */}
+            <InlineField label="Limit" labelWidth={12}>
+              <Input
+                width={10}
+                type="number"
+                min={1}
+                placeholder="20"
+                value={query.limit ?? ''}
+                onChange={(e: ChangeEvent<HTMLInputElement>) => {
+                  const limit = Number(e.target.value);
+                  set({ limit: limit > 0 ? limit : undefined });
+                }}
+                onBlur={onRunQuery}
+              />
+            </InlineField>
           </InlineFieldRow>
           <InlineFieldRow>
             {text('tags', 'Tags', 'http.status_code=500 error=true', 36)}
             {text('minDuration', 'Min duration', '100ms', 12)}
             {text('maxDuration', 'Max duration', '1.5s', 12)}
-            <InlineField label="Limit" labelWidth={12}>
-              <Input width={10} type="number" value={query.limit ?? 20} onChange={(e: ChangeEvent<HTMLInputElement>) => set({ limit: Number(e.target.value) || 20 })} onBlur={onRunQuery} />
-            </InlineField>
           </InlineFieldRow>
         </>
       )}
