@@ -51,6 +51,12 @@ export class GraphInteraction {
   private nodes: Quadtree<Placed> = quadtree<Placed>().x((d) => d.x).y((d) => d.y);
   private edges: readonly DrawnEdge[] = [];
   private transform: ZoomTransform = zoomIdentity;
+  /**
+   * The canvas' CSS size, as the view's ResizeObserver last reported it (setSize). d3-zoom's default extent
+   * reads clientWidth/clientHeight at every gesture, a programmatic fit included: after a refresh has
+   * written to the DOM, that read forces a synchronous style and layout of the whole page.
+   */
+  private size = { width: 0, height: 0 };
 
   constructor(
     private readonly canvas: HTMLCanvasElement,
@@ -58,6 +64,10 @@ export class GraphInteraction {
   ) {
     this.zoomBehavior = zoom<HTMLCanvasElement, unknown>()
       .scaleExtent([0.05, 8])
+      .extent(() => [
+        [0, 0],
+        [this.size.width, this.size.height],
+      ])
       .clickDistance(4)
       .on('zoom', (event: { transform: ZoomTransform; sourceEvent: Event | null }) => {
         this.transform = event.transform;
@@ -104,12 +114,16 @@ export class GraphInteraction {
     this.edges = edges;
   }
 
+  /** The canvas' CSS size (from a ResizeObserver): what fit() and the zoom gestures work with. */
+  setSize(width: number, height: number): void {
+    this.size = { width, height };
+  }
+
   /** Zooms so that all `points` fit the canvas, with a margin; never zooms in past 1.1× (labels stay small). */
   fit(points: Iterable<Point>, animate = false): void {
     const box = boundsOf(points);
     if (box === null) return;
-    const width = this.canvas.clientWidth;
-    const height = this.canvas.clientHeight;
+    const { width, height } = this.size;
     const margin = 90;
     const k = Math.min(1.1, (width - margin * 2) / Math.max(1, box.maxX - box.minX), (height - margin * 2) / Math.max(1, box.maxY - box.minY));
     const scale = Math.max(0.05, k);

@@ -110,6 +110,8 @@ export function columnsOf(model: GraphModel): Map<string, number> {
 export function layoutGraph(model: GraphModel, previous: ReadonlyMap<string, Point> = new Map(), options: { relayout?: boolean; iterations?: number } = {}): Positions {
   const relayout = options.relayout ?? false;
   const known = relayout ? new Map<string, Point>() : previous;
+  // A refresh with no new node (the usual live refresh): every node stays where it was, nothing to compute.
+  if (model.nodes.every((node) => known.has(node.id))) return new Map(model.nodes.map((node) => [node.id, { ...known.get(node.id)! }]));
   const columns = columnsOf(model);
   const perColumn = new Map<number, number>();
   for (const column of columns.values()) perColumn.set(column, (perColumn.get(column) ?? 0) + 1);
@@ -133,14 +135,21 @@ export function layoutGraph(model: GraphModel, previous: ReadonlyMap<string, Poi
   placeNewNodes(model, nodes, links, byId, layered ? columns : null, anchors);
   const free = nodes.filter((node) => !node.pinned);
   if (free.length === 0) return positionsOf(nodes);
+  const charge = { strength: layered ? -260 : -110, reach: layered ? 600 : 350 };
+  // Only the new nodes move, so only they are simulated; the pinned ones act on them through pinnedForce
+  // (a refresh that adds one node to a 500-node graph then costs a small part of a full simulation).
+  const simulated = free.length === nodes.length ? nodes : free;
+  const freeIds = new Set(free.map((node) => node.id));
+  const simulatedLinks = simulated === nodes ? links : links.filter((link) => freeIds.has(link.source as string) && freeIds.has(link.target as string));
 
   const anchorOf = (node: LayoutNode) => anchors.get(node.namespace) ?? { x: 0, y: 0 };
   const random = seededRandom(hashString(model.nodes.map((node) => node.id).join('|')));
-  const simulation = forceSimulation(nodes)
+  const simulation = forceSimulation(simulated)
     .randomSource(random)
-    .force('link', forceLink<LayoutNode, SimulationLinkDatum<LayoutNode> & { strength: number; distance: number }>(links).id((node) => node.id).distance((link) => link.distance).strength((link) => link.strength))
-    .force('charge', forceManyBody<LayoutNode>().strength(layered ? -260 : -110).distanceMax(layered ? 600 : 350))
-    .force('collide', forceCollide<LayoutNode>(NODE_RADIUS * 1.7))
+    .force('link', forceLink<LayoutNode, SimulationLinkDatum<LayoutNode> & { strength: number; distance: number }>(simulatedLinks).id((node) => node.id).distance((link) => link.distance).strength((link) => link.strength))
+    .force('charge', forceManyBody<LayoutNode>().strength(charge.strength).distanceMax(charge.reach))
+    .force('pinned', simulated === nodes ? null : pinnedForce(free, nodes, links, byId, charge, random))
+    .force('collide', forceCollide<LayoutNode>(COLLIDE_RADIUS))
     .force('x', layered ? forceX<LayoutNode>((node) => (columns.get(node.id) ?? 0) * COLUMN_GAP).strength(0.5) : forceX<LayoutNode>((node) => anchorOf(node).x).strength((node) => (node.namespace === '' ? 0 : 0.3)))
     .force('y', forceY<LayoutNode>((node) => anchorOf(node).y).strength((node) => (node.namespace === '' ? 0 : layered ? 0.04 : 0.3)))
     .stop();
@@ -151,6 +160,68 @@ export function layoutGraph(model: GraphModel, previous: ReadonlyMap<string, Poi
   simulation.alphaDecay(1 - Math.pow(simulation.alphaMin() / simulation.alpha(), 1 / iterations));
   for (let i = 0; i < iterations; i++) simulation.tick();
   return positionsOf(nodes);
+}
+
+const COLLIDE_RADIUS = NODE_RADIUS * 1.7;
+/** How far a new node may drift while it settles: pinned nodes farther than this plus the charge's reach are not looked at. */
+const NEW_NODE_ROAM = 400;
+
+/**
+ * What the pinned nodes do to the new (simulated) ones: the same repulsion, collision and link pull as
+ * d3-force's forceManyBody (exact here, no Barnes–Hut), forceCollide and forceLink would apply, with the
+ * pinned end's share of each correction dropped (it never moves). Only pinned nodes near a new node at
+ * the start, or linked to one, are looked at.
+ */
+function pinnedForce(free: readonly LayoutNode[], nodes: readonly LayoutNode[], links: ReadonlyArray<SimulationLinkDatum<LayoutNode> & { strength: number; distance: number }>, byId: ReadonlyMap<string, LayoutNode>, charge: { strength: number; reach: number }, random: () => number): (alpha: number) => void {
+  const jiggle = () => (random() - 0.5) * 1e-6;
+  const reach = charge.reach + NEW_NODE_ROAM;
+  const near = nodes.filter((node) => node.pinned && free.some((other) => (other.x! - node.x!) ** 2 + (other.y! - node.y!) ** 2 <= reach * reach));
+  // forceLink splits a link's correction by the ends' degrees (bias); the new node keeps its share.
+  const degree = new Map<string, number>();
+  for (const link of links) for (const end of [link.source as string, link.target as string]) degree.set(end, (degree.get(end) ?? 0) + 1);
+  const pulls: Array<{ node: LayoutNode; pinned: LayoutNode; share: number; distance: number; strength: number }> = [];
+  for (const link of links) {
+    const [source, target] = [byId.get(link.source as string)!, byId.get(link.target as string)!];
+    if (source.pinned === target.pinned) continue;
+    const sourceShare = degree.get(target.id)! / (degree.get(source.id)! + degree.get(target.id)!);
+    pulls.push(source.pinned ? { node: target, pinned: source, share: 1 - sourceShare, distance: link.distance, strength: link.strength } : { node: source, pinned: target, share: sourceShare, distance: link.distance, strength: link.strength });
+  }
+  return (alpha: number) => {
+    for (const { node, pinned, share, distance, strength } of pulls) {
+      const x = pinned.x! - node.x! - node.vx! || jiggle();
+      const y = pinned.y! - node.y! - node.vy! || jiggle();
+      const length = Math.sqrt(x * x + y * y);
+      const k = ((length - distance) / length) * alpha * strength * share;
+      node.vx! += x * k;
+      node.vy! += y * k;
+    }
+    for (const node of free) {
+      for (const pinned of near) {
+        // Repulsion (forceManyBody: strength · alpha / distance², within its reach, distanceMin 1).
+        let x = pinned.x! - node.x!;
+        let y = pinned.y! - node.y!;
+        let l = x * x + y * y;
+        if (l < charge.reach * charge.reach) {
+          if (x === 0) l += (x = jiggle()) * x;
+          if (y === 0) l += (y = jiggle()) * y;
+          if (l < 1) l = Math.sqrt(l);
+          node.vx! += (x * charge.strength * alpha) / l;
+          node.vy! += (y * charge.strength * alpha) / l;
+        }
+        // Collision (forceCollide on the predicted position; half the overlap is the new node's share).
+        x = node.x! + node.vx! - pinned.x! || jiggle();
+        y = node.y! + node.vy! - pinned.y! || jiggle();
+        l = x * x + y * y;
+        const r = 2 * COLLIDE_RADIUS;
+        if (l < r * r) {
+          l = Math.sqrt(l);
+          const k = ((r - l) / l) * 0.5;
+          node.vx! += x * k;
+          node.vy! += y * k;
+        }
+      }
+    }
+  };
 }
 
 /**

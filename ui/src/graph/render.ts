@@ -95,6 +95,8 @@ export class GraphRenderer {
   private layerDirty = true;
   private flows: FlowBatch[] = [];
   private scene: Scene | null = null;
+  /** The node positions the static layer was last drawn with. */
+  private drawnPositions: Positions = new Map();
   private curves: DrawnEdge[] = [];
   private transform: ZoomTransform = { x: 0, y: 0, k: 1 };
   private frame = 0;
@@ -126,7 +128,12 @@ export class GraphRenderer {
       if (source === undefined || target === undefined || edge.source === edge.target) continue;
       this.curves.push({ edge, curve: edgeCurve(source, target, reverse.has(edge.id)) });
     }
+    const unchanged = this.scene !== null && looksTheSame(this.scene, this.drawnPositions, scene);
     this.scene = scene;
+    // Positions are kept by reference from one refresh to the next (the view updates the same map), so the
+    // ones drawn are copied for the comparison above.
+    if (unchanged) return;
+    this.drawnPositions = new Map(scene.model.nodes.map((node) => [node.id, { ...(scene.positions.get(node.id) ?? { x: NaN, y: NaN }) }]));
     this.invalidate();
   }
 
@@ -135,6 +142,8 @@ export class GraphRenderer {
   }
 
   setTransform(transform: ZoomTransform): void {
+    // A refresh refits the view to the same bounds: the same transform needs no new layer.
+    if (transform.x === this.transform.x && transform.y === this.transform.y && transform.k === this.transform.k) return;
     this.transform = transform;
     this.invalidate();
   }
@@ -168,11 +177,11 @@ export class GraphRenderer {
     if (animating) this.frame = requestAnimationFrame(this.tick);
   };
 
-  /** Sizes the backing store to the element's CSS size times the device pixel ratio. */
-  resize(): void {
+  /** Sizes the backing store to the element's CSS size (from a ResizeObserver) times the device pixel ratio. */
+  resize(cssWidth: number, cssHeight: number): void {
     const ratio = window.devicePixelRatio || 1;
-    const width = Math.max(1, Math.round(this.canvas.clientWidth * ratio));
-    const height = Math.max(1, Math.round(this.canvas.clientHeight * ratio));
+    const width = Math.max(1, Math.round(cssWidth * ratio));
+    const height = Math.max(1, Math.round(cssHeight * ratio));
     if (this.canvas.width !== width || this.canvas.height !== height) {
       this.canvas.width = width;
       this.canvas.height = height;
@@ -421,6 +430,32 @@ export class GraphRenderer {
       }
     }
   }
+}
+
+/**
+ * Whether `next` draws exactly what `previous` drew (a live refresh whose answer did not change): then the
+ * static layer, whose software rasterising costs more than the rest of a refresh together with 2,000 edges,
+ * is kept. Compares everything the layer and the flow dots are drawn from.
+ */
+function looksTheSame(previous: Scene, drawnPositions: Positions, next: Scene): boolean {
+  if (previous.selectedNode !== next.selectedNode || previous.selectedEdge !== next.selectedEdge || previous.hoveredNode !== next.hoveredNode || previous.hoveredEdge !== next.hoveredEdge) return false;
+  if (previous.matches.size !== next.matches.size || [...next.matches].some((id) => !previous.matches.has(id))) return false;
+  const [a, b] = [previous.model, next.model];
+  if (a.nodes.length !== b.nodes.length || a.edges.length !== b.edges.length || a.namespaces.length !== b.namespaces.length || a.serviceGroups.length !== b.serviceGroups.length) return false;
+  for (let i = 0; i < b.nodes.length; i++) {
+    const [was, now] = [a.nodes[i]!, b.nodes[i]!];
+    const [at, drawn] = [next.positions.get(now.id), drawnPositions.get(now.id)];
+    if (was.id !== now.id || at === undefined || drawn === undefined || at.x !== drawn.x || at.y !== drawn.y) return false;
+    if (was.kind !== now.kind || was.name !== now.name || was.serviceName !== now.serviceName || was.version !== now.version || was.namespace !== now.namespace) return false;
+    if (was.requests !== now.requests || was.errorRate !== now.errorRate || was.versionShare !== now.versionShare) return false;
+  }
+  for (let i = 0; i < b.edges.length; i++) {
+    const [was, now] = [a.edges[i]!, b.edges[i]!];
+    if (was.id !== now.id || was.rps !== now.rps || was.requests !== now.requests || was.errorRate !== now.errorRate || was.p95Ms !== now.p95Ms || was.mtls !== now.mtls) return false;
+  }
+  for (let i = 0; i < b.serviceGroups.length; i++) if (a.serviceGroups[i]!.key !== b.serviceGroups[i]!.key || a.serviceGroups[i]!.nodeIds.join() !== b.serviceGroups[i]!.nodeIds.join()) return false;
+  for (let i = 0; i < b.namespaces.length; i++) if (a.namespaces[i]!.namespace !== b.namespaces[i]!.namespace || a.namespaces[i]!.nodeIds.length !== b.namespaces[i]!.nodeIds.length) return false;
+  return true;
 }
 
 /** What selection or hover singles out: that node with its edges and neighbours, or that edge with its ends. */

@@ -1,6 +1,7 @@
 // The live traffic graph: toolbar (live/refresh, time range, namespace, signal, search), the canvas with
 // pan/zoom and picking, hover tooltips, a details panel for the selection, loading/empty/error states, and an
 // accessible list of every drawn node and edge (screen readers, keyboard selection, and the browser tests).
+import { select } from 'd3-selection';
 import { ApiError, SIGNALS, type ServiceGraph, type Signal, fetchServiceGraph } from '../api.ts';
 import { edgeWidth, formatMs, formatPercent, formatRps } from '../graph/geometry.ts';
 import { type Hit, GraphInteraction } from '../graph/interaction.ts';
@@ -160,11 +161,21 @@ export function mountGraphView(container: HTMLElement, initial: ViewState): Moun
       if (hit?.kind === 'node') navigate({ focus: state.focus === hit.id ? '' : hit.id, selected: hit });
     },
   });
-  const resizeObserver = new ResizeObserver(() => {
-    renderer.resize();
+  /**
+   * The canvas' CSS size as the ResizeObserver last reported it. Layout code reads this, never
+   * canvas.clientWidth: after a refresh has written to the DOM, that read forces a synchronous style and
+   * layout pass of the whole page (the 2,500-button list included) in the middle of the refresh.
+   */
+  const canvasSize = { width: 0, height: 0 };
+  const resizeObserver = new ResizeObserver((entries) => {
+    const box = entries[entries.length - 1]!.contentRect;
+    canvasSize.width = box.width;
+    canvasSize.height = box.height;
+    renderer.resize(box.width, box.height);
+    interaction.setSize(box.width, box.height);
     if ((needsFit || !userMoved) && shown !== null) fit(false);
   });
-  resizeObserver.observe(stage);
+  resizeObserver.observe(canvas);
 
   function drawScene(): void {
     if (shown === null) return;
@@ -183,7 +194,8 @@ export function mountGraphView(container: HTMLElement, initial: ViewState): Moun
 
   /** Zooms to the whole (shown) graph, or with `toMatches` to the search matches if there are any. */
   function fit(animate: boolean, toMatches = false): void {
-    if (shown === null || canvas.clientWidth === 0) return;
+    // Not laid out yet: the ResizeObserver's first report fits it (needsFit stays set).
+    if (shown === null || canvasSize.width === 0) return;
     const matches = toMatches ? searchNodes(shown, state.search) : [];
     const ids = matches.length > 0 ? matches : shown.nodes.map((node) => node.id);
     // Nothing to fit yet (an empty window): fit when the first nodes arrive.
@@ -222,7 +234,8 @@ export function mountGraphView(container: HTMLElement, initial: ViewState): Moun
   const panel = new SidePanel();
   const knownNamespaces = new Set<string>();
 
-  async function load(): Promise<void> {
+  /** `liveRefresh`: started by the refresh timer (the list then follows the drawing a frame later). */
+  async function load(liveRefresh = false): Promise<void> {
     loadController?.abort();
     const controller = new AbortController();
     loadController = controller;
@@ -251,11 +264,14 @@ export function mountGraphView(container: HTMLElement, initial: ViewState): Moun
       }
       if (controller.signal.aborted) return;
       shownWindow = window;
+      let mark = performance.now();
       model = buildModel(graph);
       for (const group of model.namespaces) if (group.namespace !== '') knownNamespaces.add(group.namespace);
+      mark = measure('model', mark);
       const laidOut = layoutGraph(model, positions);
       for (const [id, point] of laidOut) positions.set(id, point);
-      showModel();
+      measure('layout', mark);
+      showModel(liveRefresh);
       renderScrubber();
       status.textContent = `${model.nodes.length} nodes · ${model.edges.length} edges · updated ${new Date().toLocaleTimeString()}`;
       if (frame !== null) {
@@ -270,15 +286,25 @@ export function mountGraphView(container: HTMLElement, initial: ViewState): Moun
     }
   }
 
-  function showModel(): void {
+  /**
+   * Draws the model and updates the lists and details. `deferLists` (a live refresh): the accessible list
+   * is updated in a task of its own after the next frame, so that the refresh's script, the canvas' redraw
+   * and the list's restyle do not all land in one frame; anything the user does updates it at once.
+   */
+  function showModel(deferLists = false): void {
     if (model === null) return;
+    let mark = performance.now();
     shown = state.focus && model.nodeById.has(state.focus) ? restrictModel(model, neighbourhood(model, state.focus)) : model;
     drawScene();
-    renderLists();
+    mark = measure('scene', mark);
+    // The deferred update draws whatever is shown by then, so an update in between does no harm.
+    if (deferLists) requestAnimationFrame(() => window.setTimeout(() => measure('lists', performance.now(), renderLists)));
+    else mark = measure('lists', mark, renderLists);
     renderDetails();
     syncNamespaceOptions();
     // Until the user pans or zooms, keep the whole graph in view (unchanged positions give the same fit).
     if (needsFit || !userMoved) fit(false);
+    measure('details and fit', mark);
   }
 
   function setOverlay(kind: 'loading' | 'ready' | 'empty' | 'error', error?: ApiError): void {
@@ -310,36 +336,71 @@ export function mountGraphView(container: HTMLElement, initial: ViewState): Moun
   function scheduleRefresh(): void {
     window.clearInterval(refreshTimer);
     refreshTimer = undefined;
-    if (state.live && state.time.kind === 'relative') refreshTimer = window.setInterval(() => void load(), state.refreshSeconds * 1000);
+    if (state.live && state.time.kind === 'relative') refreshTimer = window.setInterval(() => void load(true), state.refreshSeconds * 1000);
   }
 
   // ---- accessible lists and details -------------------------------------------------------------------------
+  /** What each list button's label was last written from (the figures nodeSummary / edgeSummary read). */
+  const labelInputs = new WeakMap<Element, readonly unknown[]>();
+  /** Records `inputs` for the button; false when they equal the last ones, so the label need not be formatted again. */
+  function labelChanged(button: Element, inputs: readonly unknown[]): boolean {
+    const previous = labelInputs.get(button);
+    labelInputs.set(button, inputs);
+    return previous === undefined || previous.length !== inputs.length || previous.some((value, i) => value !== inputs[i]);
+  }
+
+  /**
+   * The lists are updated in place, keyed by node and edge id (d3's data join): a live refresh of a
+   * 500-node / 2,000-edge graph reuses the 2,500 buttons and writes only the texts and attributes that
+   * changed, so the browser restyles and lays out only those, not the whole list.
+   */
   function renderLists(): void {
     if (shown === null) return;
     const graph = shown;
-    canvas.setAttribute('aria-label', `Service graph: ${graph.nodes.length} nodes, ${graph.edges.length} edges`);
-    nodeList.replaceChildren(
-      ...graph.nodes.map((node) => {
-        const summary = nodeSummary(node)!;
-        const button = el('button', { type: 'button', 'data-node-id': node.id, 'data-kind': node.kind, 'data-requests': String(node.requests), 'aria-pressed': String(isSelected(state.selected, 'node', node.id)) }, `${summary.title}: ${summary.lines.join(', ')}`);
-        if (node.versionShare !== null) button.dataset.versionShare = String(node.versionShare);
+    const selected = state.selected;
+    setAttribute(canvas, 'aria-label', `Service graph: ${graph.nodes.length} nodes, ${graph.edges.length} edges`);
+    select(nodeList)
+      .selectChildren<HTMLLIElement, GraphNodeModel>()
+      .data(graph.nodes, (node) => node.id)
+      .join((enter) => enter.append('li').each(function () {
+        this.append(listButton((button) => navigate({ selected: { kind: 'node', id: button.dataset.nodeId! } })));
+      }))
+      .each(function (node) {
+        const button = this.firstElementChild as HTMLButtonElement;
         const at = positions.get(node.id);
-        if (at) {
-          button.dataset.x = at.x.toFixed(2);
-          button.dataset.y = at.y.toFixed(2);
+        setAttribute(button, 'data-node-id', node.id);
+        setAttribute(button, 'data-kind', node.kind);
+        setAttribute(button, 'data-requests', String(node.requests));
+        setAttribute(button, 'data-version-share', node.versionShare === null ? null : String(node.versionShare));
+        setAttribute(button, 'data-x', at ? at.x.toFixed(2) : null);
+        setAttribute(button, 'data-y', at ? at.y.toFixed(2) : null);
+        setAttribute(button, 'aria-pressed', String(isSelected(selected, 'node', node.id)));
+        if (labelChanged(button, [node.kind, node.name, node.version, node.serviceName, node.namespace, node.requests, node.errorRate, node.p95Ms, node.versionShare])) {
+          const summary = nodeSummary(node)!;
+          setText(button, `${summary.title}: ${summary.lines.join(', ')}`);
         }
-        button.addEventListener('click', () => navigate({ selected: { kind: 'node', id: node.id } }));
-        return el('li', {}, button);
-      }),
-    );
-    edgeList.replaceChildren(
-      ...graph.edges.map((edge) => {
-        const summary = edgeSummary(edge, graph)!;
-        const button = el('button', { type: 'button', 'data-edge-id': edge.id, 'data-source': edge.source, 'data-target': edge.target, 'data-mtls': edge.mtls, 'data-width': String(edgeWidth(edge.rps)), 'data-requests': String(edge.requests), 'aria-pressed': String(isSelected(state.selected, 'edge', edge.id)) }, `${summary.title}: ${summary.lines.join(', ')}`);
-        button.addEventListener('click', () => navigate({ selected: { kind: 'edge', id: edge.id } }));
-        return el('li', {}, button);
-      }),
-    );
+      });
+    select(edgeList)
+      .selectChildren<HTMLLIElement, GraphEdgeModel>()
+      .data(graph.edges, (edge) => edge.id)
+      .join((enter) => enter.append('li').each(function () {
+        this.append(listButton((button) => navigate({ selected: { kind: 'edge', id: button.dataset.edgeId! } })));
+      }))
+      .each(function (edge) {
+        const button = this.firstElementChild as HTMLButtonElement;
+        setAttribute(button, 'data-edge-id', edge.id);
+        setAttribute(button, 'data-source', edge.source);
+        setAttribute(button, 'data-target', edge.target);
+        setAttribute(button, 'data-mtls', edge.mtls);
+        setAttribute(button, 'data-width', String(edgeWidth(edge.rps)));
+        setAttribute(button, 'data-requests', String(edge.requests));
+        setAttribute(button, 'aria-pressed', String(isSelected(selected, 'edge', edge.id)));
+        const [source, target] = [graph.nodeById.get(edge.source), graph.nodeById.get(edge.target)];
+        if (labelChanged(button, [edge.rps, edge.errorRate, edge.p95Ms, edge.mtls, edge.protocols.join(), source?.name, source?.version, target?.name, target?.version])) {
+          const summary = edgeSummary(edge, graph)!;
+          setText(button, `${summary.title}: ${summary.lines.join(', ')}`);
+        }
+      });
   }
 
   function renderDetails(): void {
@@ -612,6 +673,43 @@ export function mountGraphView(container: HTMLElement, initial: ViewState): Moun
       tooltip.remove();
     },
   };
+}
+
+/** A list entry's button; its click selects whatever id the button carries when clicked. */
+function listButton(onClick: (button: HTMLButtonElement) => void): HTMLButtonElement {
+  const button = el('button', { type: 'button' });
+  button.addEventListener('click', () => onClick(button));
+  return button;
+}
+
+/** Writes an attribute only when its value changes (null removes it): a refresh that changes little writes little. */
+function setAttribute(element: Element, name: string, value: string | null): void {
+  if (value === null) {
+    if (element.hasAttribute(name)) element.removeAttribute(name);
+  } else if (element.getAttribute(name) !== value) element.setAttribute(name, value);
+}
+
+/** Sets an element's text, changing its one text node in place where it has one. */
+function setText(element: Element, text: string): void {
+  const node = element.firstChild;
+  if (node !== null && node === element.lastChild && node.nodeType === Node.TEXT_NODE) {
+    if ((node as Text).data !== text) (node as Text).data = text;
+  } else element.textContent = text;
+}
+
+/**
+ * A User Timing entry "graph: <step>" from `start` to now, after running `work` if given; returns now. The
+ * UI benchmark's PerformanceObserver reads them to say where a refresh's time goes. Observers get an entry
+ * when it is made, so it is cleared from the page's buffer at once (a wall display refreshing for days would
+ * otherwise keep them all).
+ */
+function measure(step: string, start: number, work?: () => void): number {
+  work?.();
+  const end = performance.now();
+  const name = `graph: ${step}`;
+  performance.measure(name, { start, end });
+  performance.clearMeasures(name);
+  return end;
 }
 
 function isSelected(selected: Selection | null, kind: 'node' | 'edge', id: string): boolean {
