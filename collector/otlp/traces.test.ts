@@ -25,6 +25,7 @@ import type { Attribute, AttributeType, Resource, SpanRecord } from '../model.ts
 import { BadRequestError, OTLP_PROTO_DIR, type ConvertedTraces, type TraceLimits } from './traces.ts';
 import { convertTraceJson } from './traces-json.ts';
 import { convertTraceProto } from './traces-proto.ts';
+import { seededRandom as seeded } from '../../test/helpers/random.ts';
 
 const WIDE: TraceLimits = { spansPerRequest: 100_000, attributesPerSpan: 1_000, attributeValueLength: 1_000_000 };
 
@@ -1017,17 +1018,6 @@ describe('both readers: limits', () => {
 
 // ==== 4. robustness ====
 
-/** A seeded generator (mulberry32), so every run tries the same inputs. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('protobuf reader: robustness', () => {
   const spans = [...sdkSpans(), ...oddSpans()];

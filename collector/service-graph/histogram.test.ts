@@ -19,18 +19,8 @@ import {
   bucketValueMs,
   foldPrometheusHistogram,
 } from './histogram.ts';
+import { seededRandom } from '../../test/helpers/random.ts';
 
-/** mulberry32: a small seeded PRNG, so every run draws the same samples. */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function standardNormal(random: () => number): number {
   // Box–Muller; 1 - random() avoids log(0).

@@ -5,6 +5,7 @@ import { type SpanRecord, SpanKind, StatusCode } from '../model.ts';
 import { type SpanHalf, halfKey, nodeId, toHalf } from './halves.ts';
 import { type EdgeObservation, aggregateEdges, pairHalves } from './pairing.ts';
 import { MS, T0, span, traceId } from './spans-for-tests.ts';
+import { seededRandom } from '../../test/helpers/random.ts';
 
 const { Client, Server, Producer, Consumer, Internal } = SpanKind;
 
@@ -36,13 +37,7 @@ function finalEdges(spans: readonly SpanRecord[]): EdgeObservation[] {
 
 /** Deterministic shuffle (mulberry32) so a failure can be replayed. */
 function shuffled<T>(items: readonly T[], seed: number): T[] {
-  let state = seed;
-  const random = () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const random = seededRandom(seed);
   const copy = [...items];
   for (let i = copy.length - 1; i > 0; i--) {
     const j = Math.floor(random() * (i + 1));

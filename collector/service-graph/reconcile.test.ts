@@ -7,6 +7,7 @@ import { nodeId, toHalf } from './halves.ts';
 import { type EdgeObservation, pairHalves } from './pairing.ts';
 import { type Leftover, decodeHalf, encodeHalf, leftoversOf, reconcileTrace } from './reconcile.ts';
 import { span } from './spans-for-tests.ts';
+import { seededRandom as random } from '../../test/helpers/random.ts';
 
 const { Client, Server } = SpanKind;
 const ns = 'bookinfo';
@@ -75,16 +76,6 @@ function simulate(closes: readonly Close[], windowMs: number): string[] {
 
 const truth = (spans: readonly SpanRecord[]) => tally(pairHalves(spans.map(toHalf), { final: true }).edges.map((edge) => ({ edge, sign: 1 as const })));
 
-/** Deterministic random numbers (mulberry32) so a failing case can be replayed from its seed. */
-function random(seed: number): () => number {
-  let state = seed;
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('reconcileTrace', () => {
   it('a CLIENT and its SERVER closed at two collectors: one paired edge replaces both guesses', () => {

@@ -30,6 +30,7 @@ import { launchBrowser, skipWithoutChromium } from '../helpers/browser.ts';
 import { getJson, startTestMeshlens, type TestMeshlens } from '../helpers/meshlens.ts';
 import { SPAN_KIND } from '../helpers/otlp-json.ts';
 import { ROOT } from './harness.ts';
+import { seededRandom as random } from '../helpers/random.ts';
 
 const { values: opts } = parseArgs({
   options: {
@@ -63,17 +64,6 @@ const round = (value: number, digits = 1) => Math.round(value * 10 ** digits) / 
 
 // ---- OTLP/JSON traffic ------------------------------------------------------------------------------------
 
-/** Deterministic pseudo-random numbers (mulberry32): the same mesh every run. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface OtlpSpan {
   traceId: string;
