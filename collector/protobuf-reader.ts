@@ -27,7 +27,7 @@ interface Slices {
  * once. A direct-mapped table: a collision replaces the slot, so a process sending endless distinct
  * keys costs a copy per key and never grows the table.
  */
-class KeyTable {
+export class KeyTable {
   private static readonly SLOTS = 4096;
   private static readonly MAX_KEY_BYTES = 64;
   private readonly bytes: Array<Buffer | undefined> = new Array(KeyTable.SLOTS);
@@ -191,10 +191,13 @@ export class Reader {
     return this.slices.utf8Slice(this.body(), this.pos);
   }
 
-  /** A string that repeats across messages (an attribute key): one shared string per distinct value. */
-  key(): string {
+  /**
+   * A string that repeats across messages (an attribute key): one shared string per distinct value. A
+   * decoder whose strings would crowd out the shared keys (label values) passes its own table.
+   */
+  key(table: KeyTable = KEYS): string {
     const start = this.body();
-    return KEYS.intern(this.buf, start, this.pos, this.slices);
+    return table.intern(this.buf, start, this.pos, this.slices);
   }
 
   /** Bytes as lowercase hex ('' when empty). */

@@ -123,6 +123,8 @@ interface Reading {
   name: string;
   /** Histogram parts: without `le`. */
   labels: Labels;
+  /** How many labels `labels` has (histogram parts; counting them again per line cost an array each time). */
+  labelCount: number;
   /** seriesKey(source, name, labels): label order does not matter. */
   key: string;
   /** A bucket's bound. */
@@ -319,6 +321,8 @@ export class PrometheusEdgeConverter {
 
   /** Whether a series may keep state: tracked already, or there is room under maxSeries. */
   private admit(key: string, o: Observation, result: ConvertedBatch): boolean {
+    // Room left: no need to look the series up (dropping stale series only makes more room).
+    if (this.size < this.maxSeries) return true;
     const tracked = o.type === 'counter' ? this.counters.has(key) : this.histograms.has(key);
     if (tracked || this.size < this.maxSeries) return true;
     result.dropped++;
@@ -402,7 +406,7 @@ function sortedByTime(observations: readonly Observation[]): boolean {
 function readingOf(source: string, sample: PromSample, previousPart: Reading | undefined): Reading | null {
   const name = sample.name;
   const counter = COUNTER_FAMILIES.get(name);
-  if (counter !== undefined) return { family: counter, part: 'counter', name, labels: sample.labels, key: seriesKey(source, name, sample.labels), le: Number.NaN };
+  if (counter !== undefined) return { family: counter, part: 'counter', name, labels: sample.labels, labelCount: -1, key: seriesKey(source, name, sample.labels), le: Number.NaN };
   const underscore = name.lastIndexOf('_');
   if (underscore <= 0) return null;
   const suffix = name.slice(underscore + 1);
@@ -412,26 +416,28 @@ function readingOf(source: string, sample: PromSample, previousPart: Reading | u
   if (family === undefined) return null;
   // Byte histograms: only their _sum is read, as a counter of bytes.
   if (family.part === 'request-bytes' || family.part === 'response-bytes') {
-    return suffix === 'sum' ? { family, part: 'counter', name, labels: sample.labels, key: seriesKey(source, name, sample.labels), le: Number.NaN } : null;
+    return suffix === 'sum' ? { family, part: 'counter', name, labels: sample.labels, labelCount: -1, key: seriesKey(source, name, sample.labels), le: Number.NaN } : null;
   }
   const le = suffix !== 'bucket' ? Number.NaN : sample.labels.le === undefined ? Number.NaN : parseLe(sample.labels.le);
   if (suffix === 'bucket' && Number.isNaN(le)) return null;
-  if (previousPart !== undefined && previousPart.name === base && previousPart.family === family && sameLabelsButLe(previousPart.labels, sample.labels)) {
-    return { family, part: suffix, name: base, labels: previousPart.labels, key: previousPart.key, le };
+  if (previousPart !== undefined && previousPart.name === base && previousPart.family === family && sameLabelsButLe(previousPart.labels, previousPart.labelCount, sample.labels)) {
+    return { family, part: suffix, name: base, labels: previousPart.labels, labelCount: previousPart.labelCount, key: previousPart.key, le };
   }
   const labels = suffix === 'bucket' ? withoutLe(sample.labels) : sample.labels;
-  return { family, part: suffix, name: base, labels, key: seriesKey(source, base, labels), le };
+  let labelCount = 0;
+  for (const _ in labels) labelCount++;
+  return { family, part: suffix, name: base, labels, labelCount, key: seriesKey(source, base, labels), le };
 }
 
-/** `group` (no `le`) has exactly the labels of `labels` apart from `le`. */
-function sameLabelsButLe(group: Labels, labels: Labels): boolean {
+/** `group` (no `le`, `groupCount` labels) has exactly the labels of `labels` apart from `le`. */
+function sameLabelsButLe(group: Labels, groupCount: number, labels: Labels): boolean {
   let count = 0;
   for (const name in labels) {
     if (name === 'le') continue;
     if (group[name] !== labels[name]) return false;
     count++;
   }
-  return count === Object.keys(group).length;
+  return count === groupCount;
 }
 
 function parseLe(le: string): number {

@@ -3,6 +3,7 @@
 // a name skipped; every truncation of a body, bad snappy and a too-large declared size refused as bad input.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import protobuf from 'protobufjs';
 import { serialize } from 'prometheus-remote-write';
 import snappy from 'snappyjs';
 import { BadRequestError } from '../otlp/traces.ts';
@@ -74,6 +75,69 @@ describe('decodeRemoteWrite', () => {
     const b = decodeRemoteWrite(body, 1 << 20, { labelSets: small });
     assert.deepEqual(b, a);
     assert.notEqual(b.samples[2]!.labels, a.samples[2]!.labels);
+  });
+
+  it('finds series sent before in any order and skips unread names in any encoding; a label after a sample still belongs to it', () => {
+    // Hand-written wire bytes: layouts the Prometheus client never makes, which the fast paths must not misread.
+    const label = (name: string, value: string, valueFirst = false) => {
+      const writer = protobuf.Writer.create();
+      if (valueFirst) writer.uint32((2 << 3) | 2).string(value).uint32((1 << 3) | 2).string(name);
+      else writer.uint32((1 << 3) | 2).string(name).uint32((2 << 3) | 2).string(value);
+      return writer.finish();
+    };
+    const sample = (value: number, timestamp: number) => protobuf.Writer.create().uint32((1 << 3) | 1).double(value).uint32((2 << 3) | 0).int64(timestamp).finish();
+    const request = (series: Array<Array<['label' | 'sample', Uint8Array]>>) => {
+      const writer = protobuf.Writer.create();
+      for (const fields of series) {
+        writer.uint32((1 << 3) | 2).fork();
+        for (const [kind, bytes] of fields) writer.uint32(((kind === 'label' ? 1 : 2) << 3) | 2).bytes(bytes);
+        writer.ldelim();
+      }
+      return compressed(writer.finish());
+    };
+    const requests = (source: string) => [
+      ['label', label('__name__', 'istio_requests_total')],
+      ['label', label('reporter', 'source')],
+      ['label', label('source_workload', source)],
+      ['sample', sample(5, T)],
+    ] as Array<['label' | 'sample', Uint8Array]>;
+    const [a, b, c] = [requests('a'), requests('b'), requests('c')];
+    const labelSets = new RemoteWriteLabelSets(100);
+    const options = { reads: readsSample, labelSets };
+    const first = decodeRemoteWrite(request([a, b, c]), 1 << 20, options);
+    assert.deepEqual(first.samples.map((s) => s.labels.source_workload), ['a', 'b', 'c']);
+    // The same series in another order (every guess of "the next series" wrong): still the same objects.
+    const reordered = decodeRemoteWrite(request([c, a, b]), 1 << 20, options);
+    assert.deepEqual(reordered.samples.map((s) => s.labels.source_workload), ['c', 'a', 'b']);
+    assert.equal(reordered.samples[0]!.labels, first.samples[2]!.labels);
+    assert.equal(reordered.samples[1]!.labels, first.samples[0]!.labels);
+    assert.equal(reordered.samples[2]!.labels, first.samples[1]!.labels);
+    // A series that starts with a known one's labels and has one more is another series.
+    const longer = decodeRemoteWrite(request([a, [...b.slice(0, 3), ['label', label('zone', 'z')], b[3]!]]), 1 << 20, options);
+    assert.deepEqual(longer.samples[1]!.labels, { reporter: 'source', source_workload: 'b', zone: 'z' });
+    assert.notEqual(longer.samples[1]!.labels, first.samples[1]!.labels);
+
+    // `__name__` written value first: an unread name is skipped all the same, a read one decoded.
+    const valueFirst = decodeRemoteWrite(
+      request([
+        [['label', label('__name__', 'envoy_server_live', true)], ['sample', sample(1, T)], ['sample', sample(1, T + 1)]],
+        [['label', label('__name__', 'istio_requests_total', true)], ['label', label('reporter', 'source')], ['sample', sample(2, T)]],
+      ]),
+      1 << 20,
+      options,
+    );
+    assert.equal(valueFirst.skipped, 2);
+    assert.deepEqual(valueFirst.samples, [{ name: 'istio_requests_total', labels: { reporter: 'source' }, value: 2, timestampMs: T }]);
+
+    // A label after the samples (and the name last): every sample gets the series' whole label set.
+    const late = decodeRemoteWrite(request([[['sample', sample(7, T)], ['label', label('reporter', 'source')], ['sample', sample(8, T + 1)], ['label', label('__name__', 'istio_requests_total')]]]), 1 << 20, options);
+    assert.deepEqual(late.samples, [
+      { name: 'istio_requests_total', labels: { reporter: 'source' }, value: 7, timestampMs: T },
+      { name: 'istio_requests_total', labels: { reporter: 'source' }, value: 8, timestampMs: T + 1 },
+    ]);
+    // A negative timestamp (ten bytes on the wire) is no timestamp.
+    const negative = decodeRemoteWrite(request([[['label', label('__name__', 'istio_requests_total')], ['sample', sample(3, -5)]]]), 1 << 20, options);
+    assert.deepEqual(negative.samples, [{ name: 'istio_requests_total', labels: {}, value: 3 }]);
   });
 
   it('refuses every truncation of a body as a bad WriteRequest, or reads the whole series before the cut', async () => {

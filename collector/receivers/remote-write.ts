@@ -13,12 +13,12 @@
 // Prometheus servers apart, and two HA replicas sending the very same series (no replica label) count it
 // once (a sample older than the stored one is ignored).
 import type { FastifyBaseLogger, FastifyInstance, FastifyReply } from 'fastify';
-import protobuf from 'protobufjs';
 // Native (napi-rs): a third of snappyjs' time per body, the largest single cost of a request.
 import { uncompressSync } from 'snappy';
 import type { EdgeSink } from '../edge-sink.ts';
 import type { CollectorMetrics } from '../metrics.ts';
 import { BadRequestError } from '../otlp/traces.ts';
+import { FIXED64, KeyTable, LEN, Reader, VARINT } from '../protobuf-reader.ts';
 import { PrometheusEdgeConverter, readsSample } from '../prometheus/mesh-series.ts';
 import type { PromSample } from '../prometheus/samples.ts';
 import { bodyProblem, firstLine } from './http-body.ts';
@@ -31,93 +31,271 @@ const DROP_LOG_INTERVAL_MS = 60_000;
 
 /**
  * prometheus.WriteRequest (prometheus/prompb remote.proto, types.proto; stack.md §3), read straight from the
- * wire into samples — no message objects per label and sample:
+ * wire into samples with the shared protobuf Reader — no message objects per label and sample:
  *   WriteRequest { repeated TimeSeries timeseries = 1; }   (metadata = 3 and anything else skipped)
  *   TimeSeries { repeated Label labels = 1; repeated Sample samples = 2; }   (exemplars, histograms skipped)
  *   Label { string name = 1; string value = 2; }   Sample { double value = 1; int64 timestamp = 2; }
+ * Tags as their bytes on the wire (field number << 3 | wire type).
  */
-const TIMESERIES = (1 << 3) | 2;
-const LABEL = (1 << 3) | 2;
-const SAMPLE = (2 << 3) | 2;
-const NAME = (1 << 3) | 2;
-const VALUE_STRING = (2 << 3) | 2;
-const VALUE_DOUBLE = (1 << 3) | 1;
-const TIMESTAMP = (2 << 3) | 0;
+const TIMESERIES = (1 << 3) | LEN;
+const LABEL = (1 << 3) | LEN;
+const SAMPLE = (2 << 3) | LEN;
+const NAME = (1 << 3) | LEN;
+const VALUE_STRING = (2 << 3) | LEN;
+const VALUE_DOUBLE = (1 << 3) | FIXED64;
+const TIMESTAMP = (2 << 3) | VARINT;
+/** `__name__` as it is on the wire. */
+const NAME_LABEL = Buffer.from('__name__');
 
-/** The end of the length-delimited field starting at the reader's position; never past `limit`. */
-function fieldEnd(reader: protobuf.Reader, limit: number): number {
-  const end = reader.uint32() + reader.pos;
-  if (end > limit) throw new RangeError(`field of length ${end - reader.pos} runs past its message (index out of range)`);
-  return end;
-}
-
-/** A Label message (its length prefix at the reader's position) as [name, value]. */
-function readLabel(reader: protobuf.Reader, limit: number): [name: string, value: string] {
-  const labelEnd = fieldEnd(reader, limit);
-  let name = '';
-  let value = '';
-  while (reader.pos < labelEnd) {
-    const field = reader.uint32();
-    if (field === NAME) name = reader.string();
-    else if (field === VALUE_STRING) value = reader.string();
-    else reader.skipType(field & 7);
-  }
-  return [name, value];
-}
+/** Label names and values of series read anew: the same few strings again and again, kept apart from the OTLP keys. */
+const LABEL_STRINGS = new KeyTable();
 
 function readWriteRequest(raw: Buffer, options: DecodeOptions): DecodedSamples {
-  const reader = protobuf.Reader.create(raw);
+  const reader = new Reader(raw, 0, raw.length);
   const decoded: DecodedSamples = { samples: [], unnamed: 0, skipped: 0 };
-  while (reader.pos < reader.len) {
-    const tag = reader.uint32();
-    if (tag === TIMESERIES) {
-      const end = fieldEnd(reader, reader.len);
-      if (options.reads !== undefined && skipUnread(reader, end, options.reads, decoded)) continue;
-      const known = options.labelSets?.lookUp(raw, reader.pos, end);
-      if (known !== undefined) {
-        reader.pos = knownLabelsEnd;
-        readTimeSeries(reader, end, decoded.samples, known);
-      } else if (!readTimeSeries(reader, end, decoded.samples, undefined, options.labelSets)) decoded.unnamed++;
-    } else reader.skipType(tag & 7);
+  const names = options.reads === undefined ? undefined : nameVerdicts(options.reads);
+  const labelSets = options.labelSets;
+  RECENT_LABELS.startRequest(raw);
+  try {
+    readTimeSeriesFields(reader, decoded, names, labelSets);
+  } finally {
+    // Not to keep the request's bytes alive until the next one.
+    RECENT_LABELS.startRequest(undefined);
   }
   return decoded;
 }
 
-/**
- * Skips (to `end`, counting its samples) a TimeSeries whose first label is a `__name__` that `reads`
- * refuses: Prometheus sorts labels, so `__name__` comes first and the rest is never decoded. False (reader
- * back where it was) when the series is to be read.
- */
-function skipUnread(reader: protobuf.Reader, end: number, reads: (name: string) => boolean, decoded: DecodedSamples): boolean {
-  const start = reader.pos;
-  if (start >= end || reader.uint32() !== LABEL) {
-    reader.pos = start;
-    return false;
-  }
-  const [labelName, labelValue] = readLabel(reader, end);
-  if (labelName !== '__name__' || labelValue === '' || reads(labelValue)) {
-    reader.pos = start;
-    return false;
-  }
-  while (reader.pos < end) {
+function readTimeSeriesFields(reader: Reader, decoded: DecodedSamples, names: NameVerdicts | undefined, labelSets: RemoteWriteLabelSets | undefined): void {
+  const raw = reader.buf;
+  while (reader.pos < raw.length) {
     const tag = reader.uint32();
-    if (tag === SAMPLE) decoded.skipped++;
-    reader.skipType(tag & 7);
-    if (reader.pos > end) throw new RangeError('a field runs past its TimeSeries (index out of range)');
+    if (tag !== TIMESERIES) {
+      reader.skip(tag & 7);
+      continue;
+    }
+    const outer = reader.enter();
+    if (names !== undefined && names.skips(reader)) {
+      decoded.skipped += samplesLeft(reader);
+    } else {
+      const known = labelSets?.lookUp(raw, reader.pos, reader.end);
+      if (known !== undefined) {
+        reader.pos = knownLabelsEnd;
+        readTimeSeries(reader, decoded.samples, known, undefined);
+      } else if (!readTimeSeries(reader, decoded.samples, undefined, labelSets)) decoded.unnamed++;
+    }
+    reader.leave(outer);
   }
+}
+
+/** The Sample fields from the reader's position to the end of its TimeSeries, skipped and counted. */
+function samplesLeft(reader: Reader): number {
+  let samples = 0;
+  while (reader.pos < reader.end) {
+    const tag = reader.uint32();
+    if (tag === SAMPLE) samples++;
+    reader.skip(tag & 7);
+  }
+  return samples;
+}
+
+/**
+ * Per `reads` function: whether it refuses a series, by the bytes of its first label. Prometheus sorts
+ * labels, so `__name__` comes first: a name seen before is found by its bytes (hashed and compared in
+ * place; no string), and a refused series is skipped without its other labels being read. Most of what a
+ * Prometheus server forwards is not a mesh request metric, so this is the commonest path of all.
+ */
+class NameVerdicts {
+  /** Metric names remembered at most (a large Prometheus forwards several thousand); then they are learnt anew. */
+  private static readonly MAX_NAMES = 32_768;
+  private readonly byHash = new Map<number, NameVerdict>();
+  /** The name decided last: tried first. */
+  private last: NameVerdict | undefined;
+
+  constructor(private readonly reads: (name: string) => boolean) {}
+
+  /**
+   * Whether the TimeSeries at the reader's position (its labels not read yet) has a `__name__` first that
+   * `reads` refuses. The reader is not moved.
+   */
+  skips(reader: Reader): boolean {
+    const raw = reader.buf;
+    const end = reader.end;
+    // The usual layout: Label { 0x0a 8 "__name__" 0x12 <length> <name> } as the first field.
+    let position = reader.pos;
+    if (position + 13 > end || raw[position] !== LABEL) return this.skipsInOtherLayout(reader);
+    const labelLength = raw[position + 1]!;
+    position += 2;
+    if (labelLength >= 0x80 || position + labelLength > end || raw[position] !== NAME || raw[position + 1] !== 8 || !sameBytes(NAME_LABEL, raw, position + 2)) {
+      return this.skipsInOtherLayout(reader);
+    }
+    position += 10;
+    const valueLength = raw[position + 1]!;
+    const valueStart = position + 2;
+    if (raw[position] !== VALUE_STRING || valueLength >= 0x80 || valueLength === 0 || valueStart + valueLength !== reader.pos + 2 + labelLength) return this.skipsInOtherLayout(reader);
+    const valueEnd = valueStart + valueLength;
+    // A scrape prints a family's series together, and Prometheus forwards them in that order.
+    const last = this.last;
+    if (last !== undefined && last.bytes.length === valueLength && sameBytes(last.bytes, raw, valueStart)) return !last.reads;
+    let hash = 0x811c9dc5;
+    for (let i = valueStart; i < valueEnd; i++) hash = Math.imul(hash ^ raw[i]!, 0x01000193);
+    for (let verdict = this.byHash.get(hash); verdict !== undefined; verdict = verdict.next) {
+      if (verdict.bytes.length === valueLength && sameBytes(verdict.bytes, raw, valueStart)) {
+        this.last = verdict;
+        return !verdict.reads;
+      }
+    }
+    const reads = this.reads((raw as unknown as Slices).utf8Slice(valueStart, valueEnd));
+    if (this.byHash.size >= NameVerdicts.MAX_NAMES) this.byHash.clear();
+    const verdict: NameVerdict = { bytes: Buffer.from(raw.subarray(valueStart, valueEnd)), reads, next: this.byHash.get(hash) };
+    this.byHash.set(hash, verdict);
+    this.last = verdict;
+    return !reads;
+  }
+
+  /** Any other encoding of the first label (fields in another order, long varints): read it as a message. */
+  private skipsInOtherLayout(reader: Reader): boolean {
+    const start = reader.pos;
+    const end = reader.end;
+    try {
+      if (start >= end || reader.uint32() !== LABEL) return false;
+      const [labelName, labelValue] = readLabel(reader);
+      return labelName === '__name__' && labelValue !== '' && !this.reads(labelValue);
+    } finally {
+      reader.pos = start;
+      reader.end = end;
+    }
+  }
+}
+
+/**
+ * Whether `raw` holds `bytes` at `start` (the caller checked it has room). A loop: for these few bytes,
+ * Buffer#compare's argument checks and native call cost several times more.
+ */
+function sameBytes(bytes: Buffer, raw: Buffer, start: number): boolean {
+  for (let i = 0; i < bytes.length; i++) if (raw[start + i] !== bytes[i]) return false;
   return true;
 }
+
+interface NameVerdict {
+  bytes: Buffer;
+  reads: boolean;
+  next: NameVerdict | undefined;
+}
+
+interface Slices {
+  utf8Slice(start: number, end: number): string;
+}
+
+const verdictsByReads = new WeakMap<(name: string) => boolean, NameVerdicts>();
+
+function nameVerdicts(reads: (name: string) => boolean): NameVerdicts {
+  let verdicts = verdictsByReads.get(reads);
+  if (verdicts === undefined) verdictsByReads.set(reads, (verdicts = new NameVerdicts(reads)));
+  return verdicts;
+}
+
+/** A Label message (its tag read, its length prefix at the reader's position) as [name, value]. */
+function readLabel(reader: Reader): [name: string, value: string] {
+  const outer = reader.enter();
+  let name = '';
+  let value = '';
+  while (reader.pos < reader.end) {
+    const field = reader.uint32();
+    if (field === NAME) name = reader.key(LABEL_STRINGS);
+    else if (field === VALUE_STRING) value = reader.key(LABEL_STRINGS);
+    else reader.skip(field & 7);
+  }
+  reader.leave(outer);
+  return [name, value];
+}
+
+/**
+ * The labels of series read anew, as strings. A target's series share most labels (its target labels, the
+ * caller and callee of a call, all of a histogram's but `le`) and Prometheus sorts them, so the i-th Label
+ * is mostly the bytes of the i-th Label of a series before it: compared in place, its strings are taken
+ * again, not decoded or interned. Remembered per position, for the request being read only.
+ */
+class RecentLabels {
+  /** The label just read. */
+  name = '';
+  value = '';
+  private raw: Buffer | undefined;
+  private readonly starts: number[] = [];
+  private readonly ends: number[] = [];
+  private readonly names: string[] = [];
+  private readonly values: string[] = [];
+
+  /** Forgets the labels of an earlier request (undefined: after the last one). */
+  startRequest(raw: Buffer | undefined): void {
+    this.raw = raw;
+    this.starts.length = 0;
+    this.ends.length = 0;
+    this.names.length = 0;
+    this.values.length = 0;
+  }
+
+  /** Reads the Label whose length prefix is at the reader's position, the `index`-th of its series. */
+  read(reader: Reader, index: number): void {
+    const outer = reader.enter();
+    const raw = reader.buf;
+    const start = reader.pos;
+    const end = reader.end;
+    if (raw === this.raw && index < this.starts.length) {
+      const before = this.starts[index]!;
+      if (this.ends[index]! - before === end - start) {
+        let same = true;
+        for (let i = 0; i < end - start; i++) {
+          if (raw[before + i] !== raw[start + i]) {
+            same = false;
+            break;
+          }
+        }
+        if (same) {
+          this.name = this.names[index]!;
+          this.value = this.values[index]!;
+          reader.leave(outer);
+          return;
+        }
+      }
+    }
+    let name = '';
+    let value = '';
+    while (reader.pos < reader.end) {
+      const field = reader.uint32();
+      if (field === NAME) name = reader.key(LABEL_STRINGS);
+      else if (field === VALUE_STRING) value = reader.key(LABEL_STRINGS);
+      else reader.skip(field & 7);
+    }
+    reader.leave(outer);
+    if (raw === this.raw && index <= this.starts.length) {
+      this.starts[index] = start;
+      this.ends[index] = end;
+      this.names[index] = name;
+      this.values[index] = value;
+    }
+    this.name = name;
+    this.value = value;
+  }
+}
+
+const RECENT_LABELS = new RecentLabels();
 
 /**
  * Label sets of series read before, by their bytes on the wire: a sender sends the same series with the
  * same bytes each time, so its labels are decoded once and the same objects handed out again (the
- * converter keeps its per-series work by object). Two generations of at most `maxSize` sets each: sets
- * not seen for a generation are forgotten.
+ * converter keeps its per-series work by object). A series is first compared with the one that followed
+ * the previous series last time (a Prometheus shard sends a target's series in scrape order: one compare
+ * of the bytes, no hashing), else found by a hash of its bytes. Two generations of at most `maxSize` sets
+ * each: sets not seen for a generation are forgotten.
  */
 export class RemoteWriteLabelSets {
   private current = new Map<number, KnownLabelSet>();
   private previous = new Map<number, KnownLabelSet>();
   private currentSize = 0;
+  /** Generation of the sets in `current` (`previous` holds generation - 1). */
+  private generation = 0;
+  /** The set found last: its `following` is the guess for the next series. */
+  private last: KnownLabelSet | undefined;
   /** The bytes of the last lookUp() that missed, for remember(). */
   private missed: { raw: Buffer; start: number; end: number; hash: number } | undefined;
 
@@ -126,19 +304,28 @@ export class RemoteWriteLabelSets {
   /** The label set whose fields start at `start` of a TimeSeries ending at `end`, if read before. */
   lookUp(raw: Buffer, start: number, end: number): KnownLabelSet | undefined {
     this.missed = undefined;
+    // The guess holds when the series starts with its bytes and no Label field follows them (the same
+    // bytes read as the same Label fields): the labels need not be walked to find where they end.
+    const guess = this.last?.following;
+    if (guess !== undefined && guess.generation === this.generation) {
+      const guessEnd = start + guess.bytes.length;
+      if (guessEnd <= end && (guessEnd === end || raw[guessEnd] !== LABEL) && raw.compare(guess.bytes, 0, guess.bytes.length, start, guessEnd) === 0) {
+        this.last = guess;
+        knownLabelsEnd = guessEnd;
+        return guess;
+      }
+    }
     const labelsEnd = labelFieldsEnd(raw, start, end);
     if (labelsEnd === start) return undefined;
     // Hashed and compared in place: a string of the bytes as the key cost more (and made garbage).
     const hash = bytesHash(raw, start, labelsEnd);
-    let known = find(this.current.get(hash), raw, start, labelsEnd);
+    let known = find(this.current.get(hash), raw, start, labelsEnd) ?? find(this.previous.get(hash), raw, start, labelsEnd);
     if (known === undefined) {
-      known = find(this.previous.get(hash), raw, start, labelsEnd);
-      if (known === undefined) {
-        this.missed = { raw, start, end: labelsEnd, hash };
-        return undefined;
-      }
-      this.keep(hash, { ...known, next: undefined });
+      this.missed = { raw, start, end: labelsEnd, hash };
+      return undefined;
     }
+    if (known.generation !== this.generation) known = this.keep(hash, { ...known, next: undefined });
+    this.follows(known);
     knownLabelsEnd = labelsEnd;
     return known;
   }
@@ -148,18 +335,30 @@ export class RemoteWriteLabelSets {
     const missed = this.missed;
     this.missed = undefined;
     if (missed === undefined) return;
-    this.keep(missed.hash, { bytes: Buffer.from(missed.raw.subarray(missed.start, missed.end)), name, labels, next: undefined });
+    const known = this.keep(missed.hash, { bytes: Buffer.from(missed.raw.subarray(missed.start, missed.end)), name, labels, generation: 0, next: undefined, following: undefined });
+    this.follows(known);
   }
 
-  private keep(hash: number, known: KnownLabelSet): void {
+  private follows(known: KnownLabelSet): void {
+    const last = this.last;
+    if (last !== undefined && last.following !== known) last.following = known;
+    this.last = known;
+  }
+
+  private keep(hash: number, known: KnownLabelSet): KnownLabelSet {
     if (this.currentSize >= this.maxSize) {
+      // The sets forgotten now hold on to no other: a chain of forgotten sets cannot grow.
+      for (const first of this.previous.values()) for (let set: KnownLabelSet | undefined = first; set !== undefined; set = set.next) set.following = undefined;
       this.previous = this.current;
       this.current = new Map();
       this.currentSize = 0;
+      this.generation++;
     }
+    known.generation = this.generation;
     known.next = this.current.get(hash);
     this.current.set(hash, known);
     this.currentSize++;
+    return known;
   }
 }
 
@@ -168,8 +367,12 @@ interface KnownLabelSet {
   bytes: Buffer;
   name: string;
   labels: Readonly<Record<string, string>>;
+  /** RemoteWriteLabelSets' generation it was kept in: older than the previous one is forgotten. */
+  generation: number;
   /** Another set with the same hash. */
   next: KnownLabelSet | undefined;
+  /** The set read after this one last time. */
+  following: KnownLabelSet | undefined;
 }
 
 function find(first: KnownLabelSet | undefined, raw: Buffer, start: number, end: number): KnownLabelSet | undefined {
@@ -212,80 +415,66 @@ function labelFieldsEnd(raw: Buffer, start: number, end: number): number {
 }
 
 /**
- * One TimeSeries ending at `end` into `out`; false (nothing added) when it has no `__name__`. With `known`
- * its labels were read before (the reader is past them); `labelSets` remembers the labels read here.
+ * One TimeSeries (the reader inside it) into `out`; false (nothing added) when it has no `__name__`. With
+ * `known` its labels were read before (the reader is past them); `labelSets` remembers the labels read here.
+ * Samples are added as they come, with the name and labels known so far: a label after a sample (not what
+ * Prometheus sends) gives them the final ones at the end.
  */
-function readTimeSeries(reader: protobuf.Reader, end: number, out: PromSample[], known?: KnownLabelSet, labelSets?: RemoteWriteLabelSets): boolean {
+function readTimeSeries(reader: Reader, out: PromSample[], known: KnownLabelSet | undefined, labelSets: RemoteWriteLabelSets | undefined): boolean {
   let name = known?.name ?? '';
   let labels: Record<string, string> = (known?.labels as Record<string, string> | undefined) ?? {};
-  const values: number[] = [];
-  const timestamps: number[] = [];
+  const first = out.length;
   // Whether every label came before any other field: only then do the leading label bytes name the series.
   let labelsFirst = true;
   let pastLabels = false;
-  while (reader.pos < end) {
+  let labelIndex = 0;
+  while (reader.pos < reader.end) {
     const tag = reader.uint32();
-    if (tag === LABEL) {
+    if (tag === SAMPLE) {
+      const outer = reader.enter();
+      let value = 0;
+      let timestampMs = 0;
+      while (reader.pos < reader.end) {
+        const field = reader.uint32();
+        if (field === VALUE_DOUBLE) value = reader.double();
+        else if (field === TIMESTAMP) timestampMs = readTimestamp(reader);
+        else reader.skip(field & 7);
+      }
+      reader.leave(outer);
+      out.push(timestampMs > 0 ? { name, labels, value, timestampMs } : { name, labels, value });
+      pastLabels = true;
+    } else if (tag === LABEL) {
       if (pastLabels && labelsFirst) {
         labelsFirst = false;
         // A remembered set is shared: add to a copy.
         if (known !== undefined) labels = { ...labels };
       }
-      const [labelName, labelValue] = readLabel(reader, end);
-      if (labelName === '__name__') name = labelValue;
-      else labels[labelName] = labelValue;
-    } else if (tag === SAMPLE) {
-      const sampleEnd = fieldEnd(reader, end);
-      let value = 0;
-      let timestamp = 0;
-      while (reader.pos < sampleEnd) {
-        const field = reader.uint32();
-        if (field === VALUE_DOUBLE) value = reader.double();
-        else if (field === TIMESTAMP) timestamp = readInt64(reader);
-        else reader.skipType(field & 7);
-      }
-      values.push(value);
-      timestamps.push(timestamp);
-      pastLabels = true;
+      RECENT_LABELS.read(reader, labelIndex++);
+      if (RECENT_LABELS.name === '__name__') name = RECENT_LABELS.value;
+      else labels[RECENT_LABELS.name] = RECENT_LABELS.value;
     } else {
-      reader.skipType(tag & 7);
+      reader.skip(tag & 7);
       pastLabels = true;
     }
-    if (reader.pos > end) throw new RangeError('a field runs past its TimeSeries (index out of range)');
   }
-  if (name === '') return false;
+  if (name === '') {
+    out.length = first;
+    return false;
+  }
+  if (!labelsFirst) {
+    for (let i = first; i < out.length; i++) {
+      const sample = out[i]!;
+      out[i] = sample.timestampMs === undefined ? { name, labels, value: sample.value } : { name, labels, value: sample.value, timestampMs: sample.timestampMs };
+    }
+  }
   if (known === undefined && labelsFirst) labelSets?.remember(name, labels);
-  for (let i = 0; i < values.length; i++) {
-    const timestampMs = timestamps[i]!;
-    out.push(timestampMs > 0 ? { name, labels, value: values[i]!, timestampMs } : { name, labels, value: values[i]! });
-  }
   return true;
 }
 
-/**
- * An int64 varint as a number, read in place: protobufjs' int64() makes a Long object per sample. Values
- * past 2^53 (and negative ones: ten bytes) are read again by protobufjs, as before.
- */
-function readInt64(reader: protobuf.Reader): number {
-  const buf = reader.buf;
-  const start = reader.pos;
-  let position = start;
-  let value = 0;
-  let scale = 1;
-  for (let i = 0; i < 8 && position < reader.len; i++) {
-    const byte = buf[position++]!;
-    value += (byte & 0x7f) * scale;
-    if ((byte & 0x80) === 0) {
-      reader.pos = position;
-      return value;
-    }
-    scale *= 128;
-  }
-  return longToNumber(reader.int64());
-}
-
-function longToNumber(value: number | protobuf.Long): number {
-  return typeof value === 'number' ? value : protobuf.util.LongBits.from(value).toNumber();
+/** An int64 varint as a number (exact up to 2^53); a negative one (ten bytes on the wire) as such. */
+function readTimestamp(reader: Reader): number {
+  const value = reader.varint();
+  return value >= 2 ** 63 ? value - 2 ** 64 : value;
 }
 
 class UnsupportedMediaTypeError extends Error {}

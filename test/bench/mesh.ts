@@ -18,6 +18,8 @@
 //   --rw-rounds N      remote-write rounds of every series (default 6: a baseline, then 5 increases)
 //   --rw-series N      series (1 sample each) per WriteRequest (default 2,000, Prometheus' max_samples_per_send)
 //   --rw-concurrency N remote-write shards, each one request at a time (default 4)
+//   --rw-other N       series per namespace that no mesh rule reads (cAdvisor, kube-state-metrics, Envoy's own
+//                      stats: most of what remote-write carries; default 0, the Istio series only)
 //   --scrape-targets N scrape targets (default 1,000), each a pod's Istio sidecar
 //   --scrape-series N  series per target (default 2,000)
 //   --scrape-intervals N  intervals measured after the first (baseline) one (default 2)
@@ -59,6 +61,7 @@ const { values: opts } = parseArgs({
     'rw-rounds': { type: 'string', default: '6' },
     'rw-series': { type: 'string', default: '2000' },
     'rw-concurrency': { type: 'string', default: '4' },
+    'rw-other': { type: 'string', default: '0' },
     'scrape-targets': { type: 'string', default: '1000' },
     'scrape-series': { type: 'string', default: '2000' },
     'scrape-intervals': { type: 'string', default: '2' },
@@ -237,7 +240,7 @@ const statsd: Scenario = statsdScenario(kit, {
 });
 
 const remoteWrite: Scenario = remoteWriteScenario(kit, {
-  namespaces: Number(opts['rw-namespaces']), rounds: Number(opts['rw-rounds']), seriesPerRequest: Number(opts['rw-series']), concurrency: Number(opts['rw-concurrency']),
+  namespaces: Number(opts['rw-namespaces']), rounds: Number(opts['rw-rounds']), seriesPerRequest: Number(opts['rw-series']), concurrency: Number(opts['rw-concurrency']), otherSeries: Number(opts['rw-other']),
 });
 
 const scrape: Scenario = scrapeScenario(kit, {

@@ -69,6 +69,36 @@ function namespaceSamples(namespace: string, round: number): PromSample[] {
   return samples;
 }
 
+/** Metric names of what else a Prometheus server scrapes from a meshed pod and forwards (no mesh rule reads them). */
+const OTHER_NAMES = [
+  'container_cpu_usage_seconds_total', 'container_memory_working_set_bytes', 'container_network_receive_bytes_total', 'container_fs_reads_total',
+  'kube_pod_container_status_restarts_total', 'kube_pod_status_phase', 'envoy_cluster_upstream_cx_total', 'envoy_cluster_membership_healthy',
+  'envoy_server_memory_allocated', 'process_resident_memory_bytes', 'go_goroutines', 'http_server_requests_seconds_count',
+];
+
+/**
+ * `count` series per pod of a namespace that no mesh rule reads: cAdvisor, kube-state-metrics, Envoy's own
+ * stats, the app's metrics — most of what remote-write carries. Labels as Prometheus sends them (sorted).
+ */
+function otherSeries(namespace: string, count: number): Array<Record<string, string> & { __name__: string }> {
+  const pods = ['productpage-v1', 'details-v1', 'reviews-v1', 'reviews-v2', 'reviews-v3', 'ratings-v1'];
+  const out: Array<Record<string, string> & { __name__: string }> = [];
+  for (const workload of pods) {
+    for (let i = 0; i < count / pods.length; i++) {
+      out.push({
+        __name__: OTHER_NAMES[i % OTHER_NAMES.length]!,
+        cluster_name: `outbound|9080||svc-${i}.${namespace}.svc.cluster.local`,
+        container: i % 3 === 0 ? 'istio-proxy' : workload.replace(/-v[0-9]$/, ''),
+        instance: `${workload}.${namespace}:15020`,
+        job: 'kubernetes-pods',
+        namespace,
+        pod: `${workload}-5d8f7b6c9d-x7k2p`,
+      });
+    }
+  }
+  return out;
+}
+
 /** Requests the graph gains per round after the baseline, per namespace: each call counted once. */
 const increasePerRound = (namespace: string) => bookinfoCalls(namespace).reduce((sum, call) => sum + call.increase, 0);
 
@@ -109,7 +139,7 @@ function encodeWriteRequest(series: Array<{ labels: Record<string, string>; valu
 }
 
 /** Namespace n's series go to shard n % shards (a namespace's pods are one target set, as hashing would spread them anyway). */
-export function remoteWriteLoad(namespaces: number, rounds: number, seriesPerRequest: number, shardCount: number, startMs: number): RemoteWriteLoad {
+export function remoteWriteLoad(namespaces: number, rounds: number, seriesPerRequest: number, shardCount: number, startMs: number, otherPerNamespace = 0): RemoteWriteLoad {
   const width = String(namespaces - 1).length;
   const names = Array.from({ length: namespaces }, (_, n) => `bookinfo-${String(n).padStart(width, '0')}`);
   const shards: Buffer[][] = Array.from({ length: shardCount }, () => []);
@@ -118,7 +148,12 @@ export function remoteWriteLoad(namespaces: number, rounds: number, seriesPerReq
     const timestamp = startMs + round * SCRAPE_INTERVAL_MS;
     seriesPerRound = 0;
     for (let shard = 0; shard < shardCount; shard++) {
-      const series = names.filter((_, n) => n % shardCount === shard).flatMap((ns) => namespaceSamples(ns, round)).map((s) => ({ labels: { __name__: s.name, ...s.labels, ...targetLabels(s.labels) }, value: s.value, timestamp }));
+      const series = names
+        .filter((_, n) => n % shardCount === shard)
+        .flatMap((ns) => [
+          ...namespaceSamples(ns, round).map((s) => ({ labels: { __name__: s.name, ...s.labels, ...targetLabels(s.labels) }, value: s.value, timestamp })),
+          ...otherSeries(ns, otherPerNamespace).map((labels, i) => ({ labels, value: round * 10 + i, timestamp })),
+        ]);
       seriesPerRound += series.length;
       for (let i = 0; i < series.length; i += seriesPerRequest) shards[shard]!.push(encodeWriteRequest(series.slice(i, i + seriesPerRequest)));
     }
@@ -177,6 +212,8 @@ export interface RemoteWriteBenchOptions {
   rounds: number;
   seriesPerRequest: number;
   concurrency: number;
+  /** Series per namespace that no mesh rule reads (0: the Istio series only). */
+  otherSeries: number;
 }
 
 export function remoteWriteScenario<Row, Baseline>(kit: MeshBenchKit<Row, Baseline>, options: RemoteWriteBenchOptions): { name: string; run(work: string): Promise<Row[]> } {
@@ -186,8 +223,8 @@ export function remoteWriteScenario<Row, Baseline>(kit: MeshBenchKit<Row, Baseli
       // The rounds' timestamps end a minute ago, 15 s apart, as a Prometheus that has been scraping.
       const startMs = Date.now() - 60_000 - options.rounds * SCRAPE_INTERVAL_MS;
       const built = performance.now();
-      const load = remoteWriteLoad(options.namespaces, options.rounds, options.seriesPerRequest, options.concurrency, startMs);
-      kit.log(`remote-write: ${load.seriesPerRound.toLocaleString()} Istio series (${options.namespaces} bookinfo namespaces, ${load.edges} edges) × ${load.rounds} rounds = ${load.samples.toLocaleString()} samples in ${load.requests} WriteRequests of ≤ ${options.seriesPerRequest} series (${Math.round(load.bytes / load.requests / 1024)} KiB snappy each, ${(load.bytes / load.samples).toFixed(0)} B per sample); built in ${((performance.now() - built) / 1000).toFixed(1)} s`);
+      const load = remoteWriteLoad(options.namespaces, options.rounds, options.seriesPerRequest, options.concurrency, startMs, options.otherSeries);
+      kit.log(`remote-write: ${load.seriesPerRound.toLocaleString()} series (${options.namespaces} bookinfo namespaces, ${load.edges} edges; ${options.otherSeries} series per namespace no mesh rule reads) × ${load.rounds} rounds = ${load.samples.toLocaleString()} samples in ${load.requests} WriteRequests of ≤ ${options.seriesPerRequest} series (${Math.round(load.bytes / load.requests / 1024)} KiB snappy each, ${(load.bytes / load.samples).toFixed(0)} B per sample); built in ${((performance.now() - built) / 1000).toFixed(1)} s`);
 
       const rows = remoteWriteEdgeRows(load);
       if (rows.requests !== load.expectedRequests) throw new Error(`baseline rows count ${rows.requests} requests, the load ${load.expectedRequests}`);
