@@ -9,8 +9,10 @@
 // Grafana's Go backend fetches a trace as protobuf: v2 first (decoded as TraceByIDResponse), v1 (decoded as
 // Trace) when v2 answers 404 — pkg/tsdb/tempo/trace.go. Errors are plain text, 400 for a bad request, as Tempo's.
 import { readFileSync } from 'node:fs';
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyReply } from 'fastify';
 import protobuf from 'protobufjs';
+import { Type } from 'typebox';
 import type { AttributeType } from '../collector/model.ts';
 import { OTLP_PROTO_DIR } from '../collector/otlp/traces.ts';
 import { type ClickHouseStore, sqlInt, sqlString } from '../collector/storage/store.ts';
@@ -92,6 +94,24 @@ export function encodeTraceProto(resourceSpans: OtlpResourceSpans[], version: 'v
 }
 
 // ---- parameters ----
+
+/**
+ * Every parameter the Tempo API reads: all text, as Tempo takes them; each is checked where it is read, with
+ * a message in Tempo's words (integerParam, epochSeconds, durationParam, …). Others are ignored, as by Tempo.
+ */
+const TempoQuery = Type.Object({
+  q: Type.Optional(Type.String()),
+  tags: Type.Optional(Type.String()),
+  limit: Type.Optional(Type.String()),
+  spss: Type.Optional(Type.String()),
+  start: Type.Optional(Type.String()),
+  end: Type.Optional(Type.String()),
+  minDuration: Type.Optional(Type.String()),
+  maxDuration: Type.Optional(Type.String()),
+  scope: Type.Optional(Type.String()),
+});
+const TraceParams = Type.Object({ traceId: Type.String() });
+const TagParams = Type.Object({ tag: Type.String() });
 
 type Query = Record<string, string | undefined>;
 
@@ -281,7 +301,7 @@ function tagFilterSql(query: Query, window: { startUnixNano: bigint; endUnixNano
   }
 }
 
-export const tempoApi: FastifyPluginAsync<{ reader: TraceReader; store: ClickHouseStore }> = async (app, { reader, store }) => {
+export const tempoApi: FastifyPluginAsyncTypebox<{ reader: TraceReader; store: ClickHouseStore }> = async (app, { reader, store }) => {
   app.setErrorHandler((error, _request, reply) => {
     const err = error as Error & { statusCode?: number; validation?: unknown };
     const status = error instanceof TempoRequestError || err.validation ? 400 : (err.statusCode ?? 500);
@@ -302,12 +322,12 @@ export const tempoApi: FastifyPluginAsync<{ reader: TraceReader; store: ClickHou
 
   // ---- trace by id ----
 
-  async function traceById(request: FastifyRequest, reply: FastifyReply, version: 'v1' | 'v2') {
-    const raw = (request.params as { traceId: string }).traceId;
+  async function traceById(request: { params: { traceId: string }; query: Query; headers: { accept?: string | undefined } }, reply: FastifyReply, version: 'v1' | 'v2') {
+    const raw = request.params.traceId;
     if (!/^[0-9a-fA-F]{1,32}$/.test(raw)) throw new TempoRequestError(`invalid trace id: "${raw}" (hex, at most 32 digits)`);
     // 64-bit ids (and ids without leading zeros) are stored left-padded to 128 bits.
     const id = raw.toLowerCase().padStart(32, '0');
-    const query = request.query as Query;
+    const query = request.query;
     const start = epochSeconds(query, 'start');
     const end = epochSeconds(query, 'end');
     let spans = await reader.trace(id);
@@ -324,13 +344,15 @@ export const tempoApi: FastifyPluginAsync<{ reader: TraceReader; store: ClickHou
     }
     return version === 'v1' ? { batches: resourceSpans } : { trace: { resourceSpans } };
   }
-  app.get('/tempo/api/traces/:traceId', (request, reply) => traceById(request, reply, 'v1'));
-  app.get('/tempo/api/v2/traces/:traceId', (request, reply) => traceById(request, reply, 'v2'));
+  const traceRoute = { schema: { params: TraceParams, querystring: TempoQuery } };
+  app.get('/tempo/api/traces/:traceId', traceRoute, (request, reply) => traceById(request, reply, 'v1'));
+  app.get('/tempo/api/v2/traces/:traceId', traceRoute, (request, reply) => traceById(request, reply, 'v2'));
 
   // ---- search ----
 
-  app.get('/tempo/api/search', async (request) => {
-    const query = request.query as Query;
+  const queryRoute = { schema: { querystring: TempoQuery } };
+  app.get('/tempo/api/search', queryRoute, async (request) => {
+    const query = request.query;
     const window = windowOf(query);
     const limit = integerParam(query, 'limit', DEFAULT_LIMIT, MAX_LIMIT);
     const spss = integerParam(query, 'spss', DEFAULT_SPSS, MAX_SPSS);
@@ -380,8 +402,8 @@ export const tempoApi: FastifyPluginAsync<{ reader: TraceReader; store: ClickHou
     return rows.map((r) => r.tag);
   }
 
-  app.get('/tempo/api/search/tags', async (request) => {
-    const query = request.query as Query;
+  app.get('/tempo/api/search/tags', queryRoute, async (request) => {
+    const query = request.query;
     const scopes = scopesOf(query);
     if (scopes === 'empty') return { tagNames: [] };
     // Without a scope Tempo lists the resource and span tags.
@@ -391,8 +413,8 @@ export const tempoApi: FastifyPluginAsync<{ reader: TraceReader; store: ClickHou
     return { tagNames: [...names].sort() };
   });
 
-  app.get('/tempo/api/v2/search/tags', async (request) => {
-    const query = request.query as Query;
+  app.get('/tempo/api/v2/search/tags', queryRoute, async (request) => {
+    const query = request.query;
     const scopes = scopesOf(query);
     if (scopes === 'empty') return { scopes: [{ name: query.scope, tags: [] }] };
     const out: Array<{ name: TagScope; tags: string[] }> = [];
@@ -440,9 +462,10 @@ export const tempoApi: FastifyPluginAsync<{ reader: TraceReader; store: ClickHou
     return rows.map((r) => ({ type: 'string', value: r.v }));
   }
 
-  app.get('/tempo/api/search/tag/:tag/values', async (request) => {
-    const tag = (request.params as { tag: string }).tag;
-    const query = request.query as Query;
+  const tagRoute = { schema: { params: TagParams, querystring: TempoQuery } };
+  app.get('/tempo/api/search/tag/:tag/values', tagRoute, async (request) => {
+    const tag = request.params.tag;
+    const query = request.query;
     // v1 names are unscoped attribute names; `name` (the span name) and `status.code` as Tempo's tag search reads them.
     if (tag === 'name') return { tagValues: (await intrinsicValues('name', query)).map((v) => v.value) };
     if (tag === 'status.code') return { tagValues: Object.keys(STATUS_CODES).sort() };
@@ -450,9 +473,9 @@ export const tempoApi: FastifyPluginAsync<{ reader: TraceReader; store: ClickHou
     return { tagValues: values.map((v) => v.value) };
   });
 
-  app.get('/tempo/api/v2/search/tag/:tag/values', async (request) => {
-    const tag = (request.params as { tag: string }).tag;
-    const query = request.query as Query;
+  app.get('/tempo/api/v2/search/tag/:tag/values', tagRoute, async (request) => {
+    const tag = request.params.tag;
+    const query = request.query;
     let field: Field;
     try {
       field = parseField(tag);
