@@ -7,8 +7,11 @@ import protobuf from 'protobufjs';
 import { serialize } from 'prometheus-remote-write';
 import snappy from 'snappyjs';
 import { BadRequestError } from '../otlp/traces.ts';
-import { readsSample } from '../prometheus/mesh-series.ts';
-import { RemoteWriteLabelSets, decodeRemoteWrite } from './remote-write.ts';
+import { PrometheusEdgeConverter, readsSample } from '../prometheus/mesh-series.ts';
+import { RemoteWriteV2LabelSets } from '../prometheus/remote-write-v2.ts';
+import type { PromSample } from '../prometheus/samples.ts';
+import { istioBookinfo } from '../../test/helpers/mesh-series.ts';
+import { RemoteWriteLabelSets, decodeRemoteWrite, decodeRemoteWriteV2 } from './remote-write.ts';
 
 const T = 1_764_140_400_123;
 
@@ -167,5 +170,152 @@ describe('decodeRemoteWrite', () => {
     const tooLarge = decodeError(body, 1000);
     assert.equal(tooLarge.reason, 'too_large');
     assert.match(tooLarge.message, /over limits\.max_body_bytes \(1000 bytes after decompression; snappy header says 50\d\d\)/);
+  });
+});
+
+// Remote-write 2.0 messages as the spec's types.proto has them (io.prometheus.write.v2), encoded by protobufjs.
+const V2_TYPES = protobuf.parse(`
+  syntax = "proto3";
+  package io.prometheus.write.v2;
+  message Request { repeated string symbols = 4; repeated TimeSeries timeseries = 5; }
+  message TimeSeries {
+    repeated uint32 labels_refs = 1; repeated Sample samples = 2; repeated Histogram histograms = 3;
+    repeated Exemplar exemplars = 4; int64 created_timestamp = 6;
+  }
+  message Sample { double value = 1; int64 timestamp = 2; }
+  message Histogram { uint64 count_int = 1; double sum = 3; int64 timestamp = 15; }
+  message Exemplar { repeated uint32 labels_refs = 1; double value = 2; int64 timestamp = 3; }
+`).root.lookupType('io.prometheus.write.v2.Request');
+
+interface V2Series {
+  labels: Record<string, string>;
+  samples: Array<{ value: number; timestamp: number }>;
+  histograms?: number;
+  exemplars?: number;
+}
+
+/** A v2 Request of these series: symbols[0] = "", every string once, labels sorted as Prometheus sends them. */
+function encodeV2(series: readonly V2Series[], symbolsFirst = ['']): Uint8Array {
+  const symbols = [...symbolsFirst];
+  const refOf = (text: string) => {
+    let ref = symbols.indexOf(text);
+    if (ref < 0) ref = symbols.push(text) - 1;
+    return ref;
+  };
+  const timeseries = series.map((one) => ({
+    labelsRefs: Object.entries(one.labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).flatMap(([name, value]) => [refOf(name), refOf(value)]),
+    samples: one.samples,
+    histograms: Array.from({ length: one.histograms ?? 0 }, () => ({ countInt: 3, sum: 1.5, timestamp: T })),
+    exemplars: Array.from({ length: one.exemplars ?? 0 }, () => ({ labelsRefs: [refOf('trace_id'), refOf('abc')], value: 1, timestamp: T })),
+  }));
+  return V2_TYPES.encode(V2_TYPES.fromObject({ symbols, timeseries })).finish();
+}
+
+function v2DecodeError(body: Buffer): BadRequestError {
+  try {
+    decodeRemoteWriteV2(body, 1 << 20);
+  } catch (error) {
+    assert.ok(error instanceof BadRequestError, `not a BadRequestError: ${String(error)}`);
+    return error;
+  }
+  assert.fail('decoded');
+}
+
+/** Samples as series of one sample each, with a target's labels, as Prometheus forwards them. */
+const asSeries = (samples: readonly PromSample[], timestamp: number): V2Series[] =>
+  samples.map((s) => ({ labels: { __name__: s.name, ...s.labels, job: 'kubernetes-pods', instance: `${s.labels.reporter ?? 'x'}:15020` }, samples: [{ value: s.value, timestamp }] }));
+
+describe('decodeRemoteWriteV2', () => {
+  it('Istio series over two pushes give exactly the edges the same series give as remote-write 1.0', async () => {
+    const rounds = [asSeries(istioBookinfo(0), T), asSeries(istioBookinfo(1), T + 15_000)];
+    const v1 = new PrometheusEdgeConverter({ maxSeries: 10_000 });
+    const v2 = new PrometheusEdgeConverter({ maxSeries: 10_000 });
+    const v1Sets = new RemoteWriteLabelSets(1000);
+    const v2Sets = new RemoteWriteV2LabelSets(1000);
+    let counted = 0;
+    for (const [round, series] of rounds.entries()) {
+      const one = decodeRemoteWrite(compressed(await encode(series)), 1 << 20, { reads: readsSample, labelSets: v1Sets });
+      const two = decodeRemoteWriteV2(compressed(encodeV2(series)), 1 << 20, { reads: readsSample, labelSets: v2Sets });
+      assert.deepEqual(two.samples, one.samples, `round ${round}: the same samples`);
+      assert.deepEqual([two.skipped, two.unnamed, two.samplesAccepted], [one.skipped, one.unnamed, series.length]);
+      const a = v1.convert({ source: 'remote-write', samples: one.samples, receivedAtMs: T + round * 15_000, labelsReused: true });
+      const b = v2.convert({ source: 'remote-write', samples: two.samples, receivedAtMs: T + round * 15_000, labelsReused: true });
+      assert.deepEqual(b, a, `round ${round}: the same increments and counts`);
+      counted += b.increments.reduce((sum, i) => sum + i.requests, 0);
+    }
+    // The integration test's bookinfo figure: each call once (the reporter rule), from the second push.
+    assert.equal(counted, 252);
+    // The same series in a new request (other refs): the same labels objects.
+    const again = decodeRemoteWriteV2(compressed(encodeV2(rounds[1]!.slice().reverse(), ['', 'zzz', 'job'])), 1 << 20, { reads: readsSample, labelSets: v2Sets });
+    const before = decodeRemoteWriteV2(compressed(encodeV2(rounds[1]!)), 1 << 20, { reads: readsSample, labelSets: v2Sets });
+    assert.equal(again.samples.at(-1)!.labels, before.samples[0]!.labels);
+    assert.deepEqual(again.samples.slice().reverse(), before.samples);
+    // A series with a known one's labels and one more (where the next series is guessed to be a known
+    // one), or with a value of the same bytes moved to another label, is another series.
+    const known = rounds[1]![0]!;
+    const longer = decodeRemoteWriteV2(compressed(encodeV2([known, { ...known, labels: { ...known.labels, zone: 'z' } }])), 1 << 20, { labelSets: v2Sets });
+    assert.deepEqual(longer.samples[1]!.labels, { ...longer.samples[0]!.labels, zone: 'z' });
+    const moved = decodeRemoteWriteV2(compressed(encodeV2([{ labels: { __name__: 'istio_requests_total', ab: 'c' }, samples: [{ value: 1, timestamp: T }] }, { labels: { __name__: 'istio_requests_total', a: 'bc' }, samples: [{ value: 1, timestamp: T }] }])), 1 << 20, { labelSets: v2Sets });
+    assert.deepEqual(moved.samples.map((s) => s.labels), [{ ab: 'c' }, { a: 'bc' }]);
+    // Past its size (sets, and 8 symbol ids per set) all is forgotten: still decoded right, as new objects.
+    const tiny = new RemoteWriteV2LabelSets(1);
+    const body = compressed(encodeV2(rounds[1]!));
+    const [x, y] = [decodeRemoteWriteV2(body, 1 << 20, { labelSets: tiny }), decodeRemoteWriteV2(body, 1 << 20, { labelSets: tiny })];
+    assert.deepEqual(y, x);
+    assert.deepEqual(y.samples, decodeRemoteWriteV2(body, 1 << 20).samples, 'as decoded without label sets');
+    assert.equal(y.samples.length, rounds[1]!.length);
+    assert.notEqual(y.samples[0]!.labels, x.samples[0]!.labels);
+  });
+
+  it('skips native histograms (counted), counts exemplars, reads unpacked refs and every sample of a series', () => {
+    const body = encodeV2([
+      { labels: { __name__: 'istio_requests_total', reporter: 'source' }, samples: [{ value: 1, timestamp: T }, { value: 2, timestamp: T + 1 }], exemplars: 2 },
+      { labels: { __name__: 'istio_request_duration_milliseconds', reporter: 'source' }, samples: [], histograms: 3 },
+      { labels: { __name__: 'envoy_server_live' }, samples: [{ value: 1, timestamp: T }] },
+      { labels: { job: 'pods' }, samples: [{ value: 1, timestamp: T }] },
+      { labels: { __name__: '' }, samples: [{ value: 1, timestamp: T }] },
+    ]);
+    const decoded = decodeRemoteWriteV2(compressed(body), 1 << 20, { reads: readsSample });
+    assert.deepEqual(decoded.samples, [
+      { name: 'istio_requests_total', labels: { reporter: 'source' }, value: 1, timestampMs: T },
+      { name: 'istio_requests_total', labels: { reporter: 'source' }, value: 2, timestampMs: T + 1 },
+    ]);
+    assert.deepEqual({ ...decoded, samples: undefined }, { samples: undefined, unnamed: 2, skipped: 4, samplesAccepted: 3, histograms: 3, exemplars: 2 });
+
+    // labels_refs unpacked (one varint field per ref), which a proto3 parser must accept as well.
+    const writer = protobuf.Writer.create();
+    for (const symbol of ['', '__name__', 'istio_requests_total', 'reporter', 'source']) writer.uint32((4 << 3) | 2).string(symbol);
+    writer.uint32((5 << 3) | 2).fork();
+    for (const ref of [1, 2, 3, 4]) writer.uint32((1 << 3) | 0).uint32(ref);
+    writer.uint32((2 << 3) | 2).fork().uint32((1 << 3) | 1).double(7).uint32((2 << 3) | 0).int64(T).ldelim();
+    writer.ldelim();
+    assert.deepEqual(decodeRemoteWriteV2(compressed(writer.finish()), 1 << 20).samples, [{ name: 'istio_requests_total', labels: { reporter: 'source' }, value: 7, timestampMs: T }]);
+    assert.deepEqual(decodeRemoteWriteV2(compressed(new Uint8Array(0)), 1 << 20), { samples: [], unnamed: 0, skipped: 0, samplesAccepted: 0, histograms: 0, exemplars: 0 });
+  });
+
+  it('refuses a ref out of range, an odd labels_refs and every truncation as a bad v2 Request', () => {
+    const outOfRange = V2_TYPES.encode(V2_TYPES.fromObject({ symbols: ['', '__name__', 'up'], timeseries: [{ labelsRefs: [1, 2] }, { labelsRefs: [1, 7], samples: [{ value: 1, timestamp: T }] }] })).finish();
+    assert.equal(v2DecodeError(compressed(outOfRange)).message, 'body is not an io.prometheus.write.v2.Request (remote-write 2.0): timeseries 1: label ref 7 is out of range (3 symbols)');
+    const odd = V2_TYPES.encode(V2_TYPES.fromObject({ symbols: ['', '__name__', 'up'], timeseries: [{ labelsRefs: [1, 2, 1] }] })).finish();
+    assert.equal(v2DecodeError(compressed(odd)).message, 'body is not an io.prometheus.write.v2.Request (remote-write 2.0): timeseries 0: labels_refs has an odd length (3)');
+
+    const bytes = encodeV2([
+      { labels: { __name__: 'istio_requests_total', reporter: 'source', source_workload: 'productpage-v1' }, samples: [{ value: 3, timestamp: T }] },
+      { labels: { __name__: 'istio_requests_total', reporter: 'destination', source_workload: 'productpage-v1' }, samples: [{ value: 4, timestamp: T }] },
+    ]);
+    // Symbols come first: a cut inside the series part may leave a shorter valid request (the first series).
+    let refused = 0;
+    for (let cut = 1; cut < bytes.length; cut++) {
+      try {
+        const { samples } = decodeRemoteWriteV2(compressed(bytes.subarray(0, cut)), 1 << 20, { reads: readsSample, labelSets: new RemoteWriteV2LabelSets(10) });
+        assert.ok(samples.length <= 1, `cut at ${cut}`);
+      } catch (error) {
+        assert.ok(error instanceof BadRequestError && error.reason === 'decode', `cut at ${cut}: ${String(error)}`);
+        assert.match(error.message, /^body is not an io\.prometheus\.write\.v2\.Request \(remote-write 2\.0\): /);
+        refused++;
+      }
+    }
+    assert.ok(refused >= bytes.length - 10, `${refused} of ${bytes.length - 1} cuts refused`);
+    assert.match(v2DecodeError(Buffer.from('not snappy')).message, /^body is not snappy \(block format\): /);
   });
 });

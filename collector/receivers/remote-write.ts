@@ -6,7 +6,11 @@
 //
 // Replies: 204 done; 400 with a one-line reason for a body that is not snappy or not a WriteRequest (a
 // sender drops those, it does not retry); 413 over limits.max_body_bytes (compressed, or as the snappy
-// header declares it uncompressed); 415 for another content type or encoding, or remote-write 2.0.
+// header declares it uncompressed); 415 for another content type, encoding or `proto=` message.
+//
+// Remote-write 2.0 (`Content-Type: application/x-protobuf;proto=io.prometheus.write.v2.Request`) is read by
+// collector/prometheus/remote-write-v2.ts into the same samples and the same converter; its 204 carries the
+// X-Prometheus-Remote-Write-{Samples,Histograms,Exemplars}-Written counts the 2.0 spec requires.
 //
 // Counter state: every request is one batch with source `remote-write`, so a series is identified by its
 // full label set — the `job`/`instance` target labels and any external labels keep two targets or two
@@ -20,11 +24,15 @@ import type { CollectorMetrics } from '../metrics.ts';
 import { BadRequestError } from '../otlp/traces.ts';
 import { FIXED64, KeyTable, LEN, Reader, VARINT } from '../protobuf-reader.ts';
 import { PrometheusEdgeConverter, readsSample } from '../prometheus/mesh-series.ts';
+import { type DecodedV2Samples, RemoteWriteV2LabelSets, type V2DecodeOptions, readRequestV2 } from '../prometheus/remote-write-v2.ts';
 import type { PromSample } from '../prometheus/samples.ts';
 import { bodyProblem, firstLine } from './http-body.ts';
 
 export const REMOTE_WRITE_PATH = '/api/v1/write';
 const PROTOBUF = 'application/x-protobuf';
+/** `proto=` values of the Content-Type, lowercased as the header is compared. */
+const PROTO_V1 = 'prometheus.writerequest';
+const PROTO_V2 = 'io.prometheus.write.v2.request';
 const RECEIVER = 'remote-write';
 /** At most one cardinality warning per this long: a label explosion would otherwise flood the log. */
 const DROP_LOG_INTERVAL_MS = 60_000;
@@ -511,8 +519,8 @@ function declaredLength(body: Uint8Array): number {
   return -1;
 }
 
-/** Snappy block → WriteRequest → samples; BadRequestError (decode / too_large) for what cannot be read. */
-export function decodeRemoteWrite(body: Buffer, maxBodyBytes: number, options: DecodeOptions = {}): DecodedSamples {
+/** A snappy block, inflated; BadRequestError (decode / too_large) for what is not one or is too large. */
+function inflate(body: Buffer, maxBodyBytes: number): Buffer {
   const length = declaredLength(body);
   if (length < 0) throw new BadRequestError('body is not snappy (block format): no length header', 'decode');
   if (length > maxBodyBytes) throw new BadRequestError(`request body over limits.max_body_bytes (${maxBodyBytes} bytes after decompression; snappy header says ${length})`, 'too_large');
@@ -524,10 +532,26 @@ export function decodeRemoteWrite(body: Buffer, maxBodyBytes: number, options: D
   } catch (error) {
     throw new BadRequestError(`body is not snappy (block format): ${firstLine((error as Error).message)}`, 'decode');
   }
+  return raw;
+}
+
+/** Snappy block → WriteRequest → samples; BadRequestError (decode / too_large) for what cannot be read. */
+export function decodeRemoteWrite(body: Buffer, maxBodyBytes: number, options: DecodeOptions = {}): DecodedSamples {
+  const raw = inflate(body, maxBodyBytes);
   try {
     return readWriteRequest(raw, options);
   } catch (error) {
     throw new BadRequestError(`body is not a prometheus.WriteRequest (remote-write 1.0): ${firstLine((error as Error).message)}`, 'decode');
+  }
+}
+
+/** Snappy block → io.prometheus.write.v2.Request → samples; BadRequestError (decode / too_large) for what cannot be read. */
+export function decodeRemoteWriteV2(body: Buffer, maxBodyBytes: number, options: V2DecodeOptions = {}): DecodedV2Samples {
+  const raw = inflate(body, maxBodyBytes);
+  try {
+    return readRequestV2(raw, options);
+  } catch (error) {
+    throw new BadRequestError(`body is not an io.prometheus.write.v2.Request (remote-write 2.0): ${firstLine((error as Error).message)}`, 'decode');
   }
 }
 
@@ -536,6 +560,7 @@ export function registerRemoteWrite(app: FastifyInstance, edges: EdgeSink, metri
   const converter = new PrometheusEdgeConverter({ maxSeries: options.labelCardinality });
   // Two generations of half the tracked-series bound: at most as many sets kept as series tracked.
   const labelSets = new RemoteWriteLabelSets(Math.max(1, Math.ceil(options.labelCardinality / 2)));
+  const v2LabelSets = new RemoteWriteV2LabelSets(Math.max(1, Math.ceil(options.labelCardinality / 2)));
   let lastDropLogMs = 0;
   const fail = (reply: FastifyReply, error: unknown): FastifyReply => {
     let status: number;
@@ -564,16 +589,19 @@ export function registerRemoteWrite(app: FastifyInstance, edges: EdgeSink, metri
       const contentType = String(request.headers['content-type'] ?? '');
       const [mediaType = '', ...parameters] = contentType.toLowerCase().split(';').map((part) => part.trim());
       if (mediaType !== PROTOBUF) throw new UnsupportedMediaTypeError(`unsupported content type ${JSON.stringify(contentType)}; remote-write sends ${PROTOBUF}`);
-      const proto = parameters.find((p) => p.startsWith('proto='));
-      if (proto !== undefined && proto !== 'proto=prometheus.writerequest') {
-        throw new UnsupportedMediaTypeError(`unsupported remote-write message ${JSON.stringify(proto.slice('proto='.length))}; only remote-write 1.0 (prometheus.WriteRequest) is accepted`);
+      const proto = parameters.find((p) => p.startsWith('proto='))?.slice('proto='.length) ?? PROTO_V1;
+      if (proto !== PROTO_V1 && proto !== PROTO_V2) {
+        throw new UnsupportedMediaTypeError(
+          `unsupported remote-write message ${JSON.stringify(proto)}; accepted: prometheus.WriteRequest (remote-write 1.0), io.prometheus.write.v2.Request (remote-write 2.0)`,
+        );
       }
       // Prometheus always says snappy; some clients send it without saying.
       const encoding = String(request.headers['content-encoding'] ?? 'snappy').toLowerCase();
       if (encoding !== 'snappy') throw new UnsupportedMediaTypeError(`unsupported content-encoding ${JSON.stringify(encoding)}; remote-write bodies are snappy`);
       const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
       // Series no mesh rule reads are counted as skipped without being decoded past their name.
-      const { samples, unnamed, skipped } = decodeRemoteWrite(body, options.maxBodyBytes, { reads: readsSample, labelSets });
+      const v2 = proto === PROTO_V2 ? decodeRemoteWriteV2(body, options.maxBodyBytes, { reads: readsSample, labelSets: v2LabelSets }) : undefined;
+      const { samples, unnamed, skipped } = v2 ?? decodeRemoteWrite(body, options.maxBodyBytes, { reads: readsSample, labelSets });
       metrics.remoteWriteSeries.inc({ result: 'received' }, samples.length + skipped);
       const converted = converter.convert({ source: RECEIVER, samples, receivedAtMs: Date.now(), labelsReused: true });
       if (converted.increments.length > 0) edges.addIncrements(converted.increments, 'prometheus');
@@ -591,6 +619,13 @@ export function registerRemoteWrite(app: FastifyInstance, edges: EdgeSink, metri
         log.warn(
           `remote-write: dropped ${converted.dropped} new series: limits.label_cardinality (${options.labelCardinality} series) reached, e.g. ${converted.droppedExample ?? '?'}; tracked series still count (meshlens_remote_write_series_total{result="dropped"})`,
         );
+      }
+      if (v2 !== undefined) {
+        // Accepted, as 2.0 counts it: float samples of named series (converted or refused by name); native
+        // histograms and exemplars are not read, so none is reported written.
+        void reply.header('X-Prometheus-Remote-Write-Samples-Written', String(v2.samplesAccepted));
+        void reply.header('X-Prometheus-Remote-Write-Histograms-Written', '0');
+        void reply.header('X-Prometheus-Remote-Write-Exemplars-Written', '0');
       }
       return reply.code(204).send();
     });

@@ -20,6 +20,7 @@
 //   --rw-concurrency N remote-write shards, each one request at a time (default 4)
 //   --rw-other N       series per namespace that no mesh rule reads (cAdvisor, kube-state-metrics, Envoy's own
 //                      stats: most of what remote-write carries; default 0, the Istio series only)
+//   --rw-version N     remote-write protocol: 1 (prometheus.WriteRequest, default) or 2 (io.prometheus.write.v2.Request)
 //   --scrape-targets N scrape targets (default 1,000), each a pod's Istio sidecar
 //   --scrape-series N  series per target (default 2,000)
 //   --scrape-intervals N  intervals measured after the first (baseline) one (default 2)
@@ -62,6 +63,7 @@ const { values: opts } = parseArgs({
     'rw-series': { type: 'string', default: '2000' },
     'rw-concurrency': { type: 'string', default: '4' },
     'rw-other': { type: 'string', default: '0' },
+    'rw-version': { type: 'string', default: '1' },
     'scrape-targets': { type: 'string', default: '1000' },
     'scrape-series': { type: 'string', default: '2000' },
     'scrape-intervals': { type: 'string', default: '2' },
@@ -241,6 +243,7 @@ const statsd: Scenario = statsdScenario(kit, {
 
 const remoteWrite: Scenario = remoteWriteScenario(kit, {
   namespaces: Number(opts['rw-namespaces']), rounds: Number(opts['rw-rounds']), seriesPerRequest: Number(opts['rw-series']), concurrency: Number(opts['rw-concurrency']), otherSeries: Number(opts['rw-other']),
+  version: opts['rw-version'] === '2' ? 2 : 1,
 });
 
 const scrape: Scenario = scrapeScenario(kit, {

@@ -15,7 +15,7 @@ import protobuf from 'protobufjs';
 import snappy from 'snappyjs';
 import { PrometheusEdgeConverter } from '../../collector/prometheus/mesh-series.ts';
 import type { PromSample } from '../../collector/prometheus/samples.ts';
-import { decodeRemoteWrite } from '../../collector/receivers/remote-write.ts';
+import { decodeRemoteWrite, decodeRemoteWriteV2 } from '../../collector/receivers/remote-write.ts';
 import { EdgeMinutes } from '../../collector/service-graph/edge-rows.ts';
 import type { GraphEdge } from '../../query/service-graph.ts';
 import { ENVOY_BOUNDS_MS, type IstioCall, type Workload, histogramSamples, istioLabels, istioRequests, workloadName } from '../helpers/mesh-series.ts';
@@ -110,6 +110,7 @@ function targetLabels(labels: PromSample['labels']): Record<string, string> {
 }
 
 export interface RemoteWriteLoad {
+  version: RemoteWriteVersion;
   /** Per shard, round by round: each shard's requests in sending order. */
   shards: Buffer[][];
   requests: number;
@@ -138,8 +139,38 @@ function encodeWriteRequest(series: Array<{ labels: Record<string, string>; valu
   return Buffer.from(snappy.compress(writer.finish()));
 }
 
+/**
+ * The same series as a remote-write 2.0 io.prometheus.write.v2.Request (types.proto: symbols = 4, timeseries =
+ * 5 {labels_refs = 1 packed, samples = 2}), as Prometheus builds one: every string once in `symbols`
+ * (symbols[0] = ""), each series' labels as pairs of refs.
+ */
+function encodeRequestV2(series: Array<{ labels: Record<string, string>; value: number; timestamp: number }>): Buffer {
+  const refs = new Map<string, number>([['', 0]]);
+  const refOf = (text: string) => {
+    let ref = refs.get(text);
+    if (ref === undefined) refs.set(text, (ref = refs.size));
+    return ref;
+  };
+  const labelRefs = series.map((one) => Object.entries(one.labels).flatMap(([name, value]) => [refOf(name), refOf(value)]));
+  const writer = protobuf.Writer.create();
+  for (const symbol of refs.keys()) writer.uint32((4 << 3) | 2).string(symbol);
+  for (const [i, one] of series.entries()) {
+    writer.uint32((5 << 3) | 2).fork();
+    writer.uint32((1 << 3) | 2).fork();
+    for (const ref of labelRefs[i]!) writer.uint32(ref);
+    writer.ldelim();
+    writer.uint32((2 << 3) | 2).fork().uint32((1 << 3) | 1).double(one.value).uint32((2 << 3) | 0).int64(one.timestamp).ldelim();
+    writer.ldelim();
+  }
+  return Buffer.from(snappy.compress(writer.finish()));
+}
+
+/** The remote-write protocol version a load is sent in: 1 = prometheus.WriteRequest, 2 = io.prometheus.write.v2.Request. */
+export type RemoteWriteVersion = 1 | 2;
+
 /** Namespace n's series go to shard n % shards (a namespace's pods are one target set, as hashing would spread them anyway). */
-export function remoteWriteLoad(namespaces: number, rounds: number, seriesPerRequest: number, shardCount: number, startMs: number, otherPerNamespace = 0): RemoteWriteLoad {
+export function remoteWriteLoad(namespaces: number, rounds: number, seriesPerRequest: number, shardCount: number, startMs: number, otherPerNamespace = 0, version: RemoteWriteVersion = 1): RemoteWriteLoad {
+  const encode = version === 2 ? encodeRequestV2 : encodeWriteRequest;
   const width = String(namespaces - 1).length;
   const names = Array.from({ length: namespaces }, (_, n) => `bookinfo-${String(n).padStart(width, '0')}`);
   const shards: Buffer[][] = Array.from({ length: shardCount }, () => []);
@@ -155,12 +186,12 @@ export function remoteWriteLoad(namespaces: number, rounds: number, seriesPerReq
           ...otherSeries(ns, otherPerNamespace).map((labels, i) => ({ labels, value: round * 10 + i, timestamp })),
         ]);
       seriesPerRound += series.length;
-      for (let i = 0; i < series.length; i += seriesPerRequest) shards[shard]!.push(encodeWriteRequest(series.slice(i, i + seriesPerRequest)));
+      for (let i = 0; i < series.length; i += seriesPerRequest) shards[shard]!.push(encode(series.slice(i, i + seriesPerRequest)));
     }
   }
   const expectedRequests = (rounds - 1) * names.reduce((sum, ns) => sum + increasePerRound(ns), 0);
   const all = shards.flat();
-  return { shards, requests: all.length, seriesPerRound, rounds, samples: seriesPerRound * rounds, expectedRequests, edges: 7 * namespaces, bytes: all.reduce((sum, b) => sum + b.length, 0) };
+  return { version, shards, requests: all.length, seriesPerRound, rounds, samples: seriesPerRound * rounds, expectedRequests, edges: 7 * namespaces, bytes: all.reduce((sum, b) => sum + b.length, 0) };
 }
 
 /** The edges_1m rows meshlens writes for the load, through the receiver's own decoder and converter. */
@@ -171,7 +202,7 @@ export function remoteWriteEdgeRows(load: RemoteWriteLoad): { body: Buffer; rows
   // Round by round, as the shards' requests interleave.
   const order = load.shards.flatMap((requests, shard) => requests.map((body, i) => ({ body, at: i + shard / load.shards.length }))).sort((a, b) => a.at - b.at);
   for (const { body } of order) {
-    const { samples } = decodeRemoteWrite(body, 1 << 30);
+    const { samples } = load.version === 2 ? decodeRemoteWriteV2(body, 1 << 30) : decodeRemoteWrite(body, 1 << 30);
     const { increments } = converter.convert({ source: 'remote-write', samples, receivedAtMs: Date.now() });
     for (const increment of increments) requests += increment.requests;
     minutes.addIncrements(increments, 'prometheus');
@@ -181,9 +212,12 @@ export function remoteWriteEdgeRows(load: RemoteWriteLoad): { body: Buffer; rows
 }
 
 /** Each shard POSTs its requests one after another over its keep-alive connection; every answer must be 204. */
-export async function writeAll(port: number, shards: Buffer[][]): Promise<{ acknowledged: number }> {
+export async function writeAll(port: number, shards: Buffer[][], version: RemoteWriteVersion = 1): Promise<{ acknowledged: number }> {
   const agent = new Agent({ keepAlive: true, maxSockets: shards.length });
-  const headers = { 'content-type': 'application/x-protobuf', 'content-encoding': 'snappy', 'x-prometheus-remote-write-version': '0.1.0', 'user-agent': 'Prometheus/2.53.0' };
+  const headers =
+    version === 2
+      ? { 'content-type': 'application/x-protobuf;proto=io.prometheus.write.v2.Request', 'content-encoding': 'snappy', 'x-prometheus-remote-write-version': '2.0.0', 'user-agent': 'Prometheus/3.5.0' }
+      : { 'content-type': 'application/x-protobuf', 'content-encoding': 'snappy', 'x-prometheus-remote-write-version': '0.1.0', 'user-agent': 'Prometheus/2.53.0' };
   const post = (body: Buffer) =>
     new Promise<{ status: number; text: string }>((resolve, reject) => {
       const req = request({ host: '127.0.0.1', port, path: '/api/v1/write', method: 'POST', agent, headers: { ...headers, 'content-length': body.length } }, (res) => {
@@ -214,6 +248,8 @@ export interface RemoteWriteBenchOptions {
   concurrency: number;
   /** Series per namespace that no mesh rule reads (0: the Istio series only). */
   otherSeries: number;
+  /** Remote-write protocol version of the requests (default 1). */
+  version?: RemoteWriteVersion;
 }
 
 export function remoteWriteScenario<Row, Baseline>(kit: MeshBenchKit<Row, Baseline>, options: RemoteWriteBenchOptions): { name: string; run(work: string): Promise<Row[]> } {
@@ -223,8 +259,9 @@ export function remoteWriteScenario<Row, Baseline>(kit: MeshBenchKit<Row, Baseli
       // The rounds' timestamps end a minute ago, 15 s apart, as a Prometheus that has been scraping.
       const startMs = Date.now() - 60_000 - options.rounds * SCRAPE_INTERVAL_MS;
       const built = performance.now();
-      const load = remoteWriteLoad(options.namespaces, options.rounds, options.seriesPerRequest, options.concurrency, startMs, options.otherSeries);
-      kit.log(`remote-write: ${load.seriesPerRound.toLocaleString()} series (${options.namespaces} bookinfo namespaces, ${load.edges} edges; ${options.otherSeries} series per namespace no mesh rule reads) × ${load.rounds} rounds = ${load.samples.toLocaleString()} samples in ${load.requests} WriteRequests of ≤ ${options.seriesPerRequest} series (${Math.round(load.bytes / load.requests / 1024)} KiB snappy each, ${(load.bytes / load.samples).toFixed(0)} B per sample); built in ${((performance.now() - built) / 1000).toFixed(1)} s`);
+      const version = options.version ?? 1;
+      const load = remoteWriteLoad(options.namespaces, options.rounds, options.seriesPerRequest, options.concurrency, startMs, options.otherSeries, version);
+      kit.log(`remote-write ${version}.0: ${load.seriesPerRound.toLocaleString()} series (${options.namespaces} bookinfo namespaces, ${load.edges} edges; ${options.otherSeries} series per namespace no mesh rule reads) × ${load.rounds} rounds = ${load.samples.toLocaleString()} samples in ${load.requests} ${version === 2 ? 'v2 Requests' : 'WriteRequests'} of ≤ ${options.seriesPerRequest} series (${Math.round(load.bytes / load.requests / 1024)} KiB snappy each, ${(load.bytes / load.samples).toFixed(0)} B per sample); built in ${((performance.now() - built) / 1000).toFixed(1)} s`);
 
       const rows = remoteWriteEdgeRows(load);
       if (rows.requests !== load.expectedRequests) throw new Error(`baseline rows count ${rows.requests} requests, the load ${load.expectedRequests}`);
@@ -239,7 +276,7 @@ export function remoteWriteScenario<Row, Baseline>(kit: MeshBenchKit<Row, Baseli
         env: { MESHLENS_SERVER_OTLP_HTTP_PORT: String(httpPort), MESHLENS_GRAPH_FLUSH_INTERVAL: '2s', MESHLENS_LIMITS_LABEL_CARDINALITY: String(Math.max(200_000, load.seriesPerRound * 2)) },
       });
       const queryUrl = `http://127.0.0.1:${meshlens.queryPort}`;
-      const measured = await measure(meshlens, () => writeAll(httpPort, load.shards));
+      const measured = await measure(meshlens, () => writeAll(httpPort, load.shards, version));
       if (measured.result.acknowledged !== load.requests) throw new Error(`${measured.result.acknowledged} of ${load.requests} requests acknowledged`);
 
       const series = await ownMetric(queryUrl, 'meshlens_remote_write_series_total');
@@ -257,11 +294,11 @@ export function remoteWriteScenario<Row, Baseline>(kit: MeshBenchKit<Row, Baseli
       if (of('dropped') !== 0) throw new Error(`${of('dropped')} series dropped (label cardinality)`);
       if (requests !== load.expectedRequests) throw new Error(`the prometheus graph holds ${requests} requests, the load counts ${load.expectedRequests}`);
       return [
-        kit.resultRow(`remote-write, ${options.seriesPerRequest} series/request, ${options.concurrency} in flight`, 'samples', load.samples, measured, [baseline],
+        kit.resultRow(`remote-write ${version}.0, ${options.seriesPerRequest} series/request, ${options.concurrency} in flight`, 'samples', load.samples, measured, [baseline],
           `${of('received')} samples received (/metrics: ${of('counted')} counted, ${of('baseline')} baseline, ${of('skipped')} skipped, 0 dropped), ${load.requests} × 204; graph edges sum to ${requests} requests = the load's increases`,
           {
             requests: load.requests, seriesPerRequest: options.seriesPerRequest, concurrency: options.concurrency, rounds: load.rounds, seriesPerRound: load.seriesPerRound,
-            bytesPerSample: Math.round(load.bytes / load.samples), edges: edges.length, target: REMOTE_WRITE_TARGET_SAMPLES_PER_SECOND,
+            bytesPerSample: Math.round(load.bytes / load.samples), version, edges: edges.length, target: REMOTE_WRITE_TARGET_SAMPLES_PER_SECOND,
           }),
       ];
     },
