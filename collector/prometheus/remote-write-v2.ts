@@ -11,6 +11,7 @@
 // skipped, exemplars only counted.
 import { FIXED64, KeyTable, LEN, Reader, VARINT, WireFormatError } from '../protobuf-reader.ts';
 import type { PromSample } from './samples.ts';
+import { SeriesGenerations } from './series-generations.ts';
 
 const SYMBOL = (4 << 3) | LEN;
 const TIMESERIES = (5 << 3) | LEN;
@@ -66,26 +67,14 @@ interface KnownV2Series {
  * strings: a few integers hashed and compared, not its label bytes. Two generations of at most `maxSize`
  * sets: sets unseen for a generation are forgotten; past `maxSize` × 8 symbol ids, all is forgotten.
  */
-export class RemoteWriteV2LabelSets {
-  private current = new Map<number, KnownV2Series>();
-  private previous = new Map<number, KnownV2Series>();
-  private currentSize = 0;
-  private generation = 0;
+export class RemoteWriteV2LabelSets extends SeriesGenerations<KnownV2Series> {
   private readonly symbolIds = new Map<string, number>();
-  /** The set found last: its `following` is the guess for the next series. */
-  private last: KnownV2Series | undefined;
-
-  constructor(private readonly maxSize: number) {}
 
   /** Called before a request's series: ids stay valid for the whole request. */
   startRequest(): void {
     if (this.symbolIds.size < this.maxSize * 8) return;
     this.symbolIds.clear();
-    this.current = new Map();
-    this.previous = new Map();
-    this.currentSize = 0;
-    this.generation++;
-    this.last = undefined;
+    this.forgetAll();
   }
 
   idOf(text: string): number {
@@ -99,40 +88,17 @@ export class RemoteWriteV2LabelSets {
    * last time (a Prometheus shard sends a target's series in scrape order: one compare, no hash).
    */
   lookUp(): KnownV2Series | { hash: number } {
-    const guess = this.last?.following;
-    if (guess !== undefined && guess.generation === this.generation && sameKey(guess.key)) {
+    const guess = this.guess();
+    if (guess !== undefined && sameKey(guess.key)) {
       this.last = guess;
       return guess;
     }
     const hash = keyHash();
-    let known = find(this.current.get(hash)) ?? find(this.previous.get(hash));
-    if (known === undefined) return { hash };
-    if (known.generation !== this.generation) known = this.keep(hash, { ...known, next: undefined });
-    this.follows(known);
-    return known;
+    const known = find(this.current.get(hash)) ?? find(this.previous.get(hash));
+    return known === undefined ? { hash } : this.found(hash, known);
   }
 
-  keep(hash: number, known: KnownV2Series): KnownV2Series {
-    if (this.currentSize >= this.maxSize) {
-      // The sets forgotten now hold on to no other: a chain of forgotten sets cannot grow.
-      for (const first of this.previous.values()) for (let set: KnownV2Series | undefined = first; set !== undefined; set = set.next) set.following = undefined;
-      this.previous = this.current;
-      this.current = new Map();
-      this.currentSize = 0;
-      this.generation++;
-    }
-    known.generation = this.generation;
-    known.next = this.current.get(hash);
-    this.current.set(hash, known);
-    this.currentSize++;
-    return known;
-  }
 
-  follows(known: KnownV2Series): void {
-    const last = this.last;
-    if (last !== undefined && last.following !== known) last.following = known;
-    this.last = known;
-  }
 }
 
 /** The series being read, as symbol ids (RemoteWriteV2LabelSets.idOf) of its refs. */
@@ -360,9 +326,7 @@ function knownSeries(symbols: RequestSymbols, labelSets: RemoteWriteV2LabelSets 
     else labels[labelName] = symbols.text(refs[i + 1]!);
   }
   if (labelSets === undefined) return { name, labels };
-  const known = labelSets.keep((found as { hash: number }).hash, { name, labels, key: Int32Array.from(seriesIds.slice(0, seriesIdCount)), generation: 0, next: undefined, following: undefined });
-  labelSets.follows(known);
-  return known;
+  return labelSets.add((found as { hash: number }).hash, { name, labels, key: Int32Array.from(seriesIds.slice(0, seriesIdCount)), generation: 0, next: undefined, following: undefined });
 }
 
 /** An int64 varint as a number (exact up to 2^53); a negative one (ten bytes on the wire) as such. */

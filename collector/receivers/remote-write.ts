@@ -25,6 +25,7 @@ import { BadRequestError } from '../otlp/traces.ts';
 import { FIXED64, KeyTable, LEN, Reader, VARINT } from '../protobuf-reader.ts';
 import { PrometheusEdgeConverter, readsSample } from '../prometheus/mesh-series.ts';
 import { type DecodedV2Samples, RemoteWriteV2LabelSets, type V2DecodeOptions, readRequestV2 } from '../prometheus/remote-write-v2.ts';
+import { SeriesGenerations } from '../prometheus/series-generations.ts';
 import type { PromSample } from '../prometheus/samples.ts';
 import { bodyProblem, firstLine } from './http-body.ts';
 
@@ -296,26 +297,17 @@ const RECENT_LABELS = new RecentLabels();
  * of the bytes, no hashing), else found by a hash of its bytes. Two generations of at most `maxSize` sets
  * each: sets not seen for a generation are forgotten.
  */
-export class RemoteWriteLabelSets {
-  private current = new Map<number, KnownLabelSet>();
-  private previous = new Map<number, KnownLabelSet>();
-  private currentSize = 0;
-  /** Generation of the sets in `current` (`previous` holds generation - 1). */
-  private generation = 0;
-  /** The set found last: its `following` is the guess for the next series. */
-  private last: KnownLabelSet | undefined;
+export class RemoteWriteLabelSets extends SeriesGenerations<KnownLabelSet> {
   /** The bytes of the last lookUp() that missed, for remember(). */
   private missed: { raw: Buffer; start: number; end: number; hash: number } | undefined;
-
-  constructor(private readonly maxSize: number) {}
 
   /** The label set whose fields start at `start` of a TimeSeries ending at `end`, if read before. */
   lookUp(raw: Buffer, start: number, end: number): KnownLabelSet | undefined {
     this.missed = undefined;
     // The guess holds when the series starts with its bytes and no Label field follows them (the same
     // bytes read as the same Label fields): the labels need not be walked to find where they end.
-    const guess = this.last?.following;
-    if (guess !== undefined && guess.generation === this.generation) {
+    const guess = this.guess();
+    if (guess !== undefined) {
       const guessEnd = start + guess.bytes.length;
       if (guessEnd <= end && (guessEnd === end || raw[guessEnd] !== LABEL) && raw.compare(guess.bytes, 0, guess.bytes.length, start, guessEnd) === 0) {
         this.last = guess;
@@ -327,15 +319,13 @@ export class RemoteWriteLabelSets {
     if (labelsEnd === start) return undefined;
     // Hashed and compared in place: a string of the bytes as the key cost more (and made garbage).
     const hash = bytesHash(raw, start, labelsEnd);
-    let known = find(this.current.get(hash), raw, start, labelsEnd) ?? find(this.previous.get(hash), raw, start, labelsEnd);
+    const known = find(this.current.get(hash), raw, start, labelsEnd) ?? find(this.previous.get(hash), raw, start, labelsEnd);
     if (known === undefined) {
       this.missed = { raw, start, end: labelsEnd, hash };
       return undefined;
     }
-    if (known.generation !== this.generation) known = this.keep(hash, { ...known, next: undefined });
-    this.follows(known);
     knownLabelsEnd = labelsEnd;
-    return known;
+    return this.found(hash, known);
   }
 
   /** The set of the series just decoded after a lookUp() that missed. */
@@ -343,30 +333,7 @@ export class RemoteWriteLabelSets {
     const missed = this.missed;
     this.missed = undefined;
     if (missed === undefined) return;
-    const known = this.keep(missed.hash, { bytes: Buffer.from(missed.raw.subarray(missed.start, missed.end)), name, labels, generation: 0, next: undefined, following: undefined });
-    this.follows(known);
-  }
-
-  private follows(known: KnownLabelSet): void {
-    const last = this.last;
-    if (last !== undefined && last.following !== known) last.following = known;
-    this.last = known;
-  }
-
-  private keep(hash: number, known: KnownLabelSet): KnownLabelSet {
-    if (this.currentSize >= this.maxSize) {
-      // The sets forgotten now hold on to no other: a chain of forgotten sets cannot grow.
-      for (const first of this.previous.values()) for (let set: KnownLabelSet | undefined = first; set !== undefined; set = set.next) set.following = undefined;
-      this.previous = this.current;
-      this.current = new Map();
-      this.currentSize = 0;
-      this.generation++;
-    }
-    known.generation = this.generation;
-    known.next = this.current.get(hash);
-    this.current.set(hash, known);
-    this.currentSize++;
-    return known;
+    this.add(missed.hash, { bytes: Buffer.from(missed.raw.subarray(missed.start, missed.end)), name, labels, generation: 0, next: undefined, following: undefined });
   }
 }
 
