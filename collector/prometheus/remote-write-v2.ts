@@ -9,7 +9,8 @@
 // their request, so series are recognised across requests by their label strings, never by refs.
 // Native histograms, exemplars, metadata and created_timestamp are not read: histograms are counted as
 // skipped, exemplars only counted.
-import { FIXED64, KeyTable, LEN, Reader, VARINT, WireFormatError } from '../protobuf-reader.ts';
+import { KeyTable, LEN, Reader, VARINT, WireFormatError } from '../protobuf-reader.ts';
+import { SampleReader } from './remote-write-sample.ts';
 import type { PromSample } from './samples.ts';
 import { SeriesGenerations } from './series-generations.ts';
 
@@ -21,11 +22,10 @@ const LABELS_REF = (1 << 3) | VARINT;
 const SAMPLE = (2 << 3) | LEN;
 const HISTOGRAM = (3 << 3) | LEN;
 const EXEMPLAR = (4 << 3) | LEN;
-const VALUE_DOUBLE = (1 << 3) | FIXED64;
-const TIMESTAMP = (2 << 3) | VARINT;
 
 /** Symbols of v2 requests: the same label strings in every request, kept apart from the OTLP keys and v1 labels. */
 const SYMBOL_STRINGS = new KeyTable();
+const SAMPLE_FIELDS = new SampleReader();
 
 export interface DecodedV2Samples {
   samples: PromSample[];
@@ -257,18 +257,9 @@ export function readRequestV2(raw: Buffer, options: V2DecodeOptions = {}): Decod
         // (A second labels_refs field cannot take back a refusal once samples went unread.)
         refused = (reads !== undefined && nameRef >= 0 && !symbols.isEmpty(nameRef) && symbols.refuses(reads, nameRef)) || (refused && sampleCount > 0);
       } else if (tag === SAMPLE && !refused) {
-        const outer = reader.enter();
-        let value = 0;
-        let timestampMs = 0;
-        while (reader.pos < reader.end) {
-          const field = reader.uint32();
-          if (field === VALUE_DOUBLE) value = reader.double();
-          else if (field === TIMESTAMP) timestampMs = readTimestamp(reader);
-          else reader.skip(field & 7);
-        }
-        reader.leave(outer);
-        values[sampleCount] = value;
-        timestamps[sampleCount++] = timestampMs;
+        SAMPLE_FIELDS.read(reader);
+        values[sampleCount] = SAMPLE_FIELDS.value;
+        timestamps[sampleCount++] = SAMPLE_FIELDS.timestampMs;
       } else {
         if (tag === SAMPLE) sampleCount++;
         else if (tag === HISTOGRAM) histograms++;
@@ -329,8 +320,3 @@ function knownSeries(symbols: RequestSymbols, labelSets: RemoteWriteV2LabelSets 
   return labelSets.add((found as { hash: number }).hash, { name, labels, key: Int32Array.from(seriesIds.slice(0, seriesIdCount)), generation: 0, next: undefined, following: undefined });
 }
 
-/** An int64 varint as a number (exact up to 2^53); a negative one (ten bytes on the wire) as such. */
-function readTimestamp(reader: Reader): number {
-  const value = reader.varint();
-  return value >= 2 ** 63 ? value - 2 ** 64 : value;
-}

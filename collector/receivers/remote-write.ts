@@ -22,10 +22,11 @@ import { uncompressSync } from 'snappy';
 import type { EdgeSink } from '../edge-sink.ts';
 import type { CollectorMetrics } from '../metrics.ts';
 import { BadRequestError } from '../otlp/traces.ts';
-import { FIXED64, KeyTable, LEN, Reader, VARINT } from '../protobuf-reader.ts';
+import { KeyTable, LEN, Reader } from '../protobuf-reader.ts';
 import { PrometheusEdgeConverter, readsSample } from '../prometheus/mesh-series.ts';
 import { type DecodedV2Samples, RemoteWriteV2LabelSets, type V2DecodeOptions, readRequestV2 } from '../prometheus/remote-write-v2.ts';
 import { SeriesGenerations } from '../prometheus/series-generations.ts';
+import { SampleReader } from '../prometheus/remote-write-sample.ts';
 import type { PromSample } from '../prometheus/samples.ts';
 import { bodyProblem, firstLine } from './http-body.ts';
 
@@ -51,13 +52,12 @@ const LABEL = (1 << 3) | LEN;
 const SAMPLE = (2 << 3) | LEN;
 const NAME = (1 << 3) | LEN;
 const VALUE_STRING = (2 << 3) | LEN;
-const VALUE_DOUBLE = (1 << 3) | FIXED64;
-const TIMESTAMP = (2 << 3) | VARINT;
 /** `__name__` as it is on the wire. */
 const NAME_LABEL = Buffer.from('__name__');
 
 /** Label names and values of series read anew: the same few strings again and again, kept apart from the OTLP keys. */
 const LABEL_STRINGS = new KeyTable();
+const SAMPLE_FIELDS = new SampleReader();
 
 function readWriteRequest(raw: Buffer, options: DecodeOptions): DecodedSamples {
   const reader = new Reader(raw, 0, raw.length);
@@ -406,16 +406,8 @@ function readTimeSeries(reader: Reader, out: PromSample[], known: KnownLabelSet 
   while (reader.pos < reader.end) {
     const tag = reader.uint32();
     if (tag === SAMPLE) {
-      const outer = reader.enter();
-      let value = 0;
-      let timestampMs = 0;
-      while (reader.pos < reader.end) {
-        const field = reader.uint32();
-        if (field === VALUE_DOUBLE) value = reader.double();
-        else if (field === TIMESTAMP) timestampMs = readTimestamp(reader);
-        else reader.skip(field & 7);
-      }
-      reader.leave(outer);
+      SAMPLE_FIELDS.read(reader);
+      const { value, timestampMs } = SAMPLE_FIELDS;
       out.push(timestampMs > 0 ? { name, labels, value, timestampMs } : { name, labels, value });
       pastLabels = true;
     } else if (tag === LABEL) {
@@ -444,12 +436,6 @@ function readTimeSeries(reader: Reader, out: PromSample[], known: KnownLabelSet 
   }
   if (known === undefined && labelsFirst) labelSets?.remember(name, labels);
   return true;
-}
-
-/** An int64 varint as a number (exact up to 2^53); a negative one (ten bytes on the wire) as such. */
-function readTimestamp(reader: Reader): number {
-  const value = reader.varint();
-  return value >= 2 ** 63 ? value - 2 ** 64 : value;
 }
 
 class UnsupportedMediaTypeError extends Error {}
