@@ -100,6 +100,20 @@ export function istioRequests(calls: readonly IstioCall[]): PromSample[] {
   return samples;
 }
 
+/**
+ * What istioBookinfo(0) then istioBookinfo(1) must give, however the series arrive (edgeCounts() form, signal
+ * prometheus): each call once by the reporter rule, mTLS from the destination rows; 252 requests in all.
+ */
+export const ISTIO_BOOKINFO_EDGES = [
+  { id: 'bookinfo/productpage@v1->bookinfo/details@v1', requests: 60, errors: 0, mtls: true, signals: ['prometheus'] },
+  { id: 'bookinfo/productpage@v1->bookinfo/reviews@v1', requests: 20, errors: 0, mtls: true, signals: ['prometheus'] },
+  { id: 'bookinfo/productpage@v1->bookinfo/reviews@v2', requests: 25, errors: 0, mtls: true, signals: ['prometheus'] },
+  { id: 'bookinfo/productpage@v1->bookinfo/reviews@v3', requests: 15, errors: 3, mtls: true, signals: ['prometheus'] },
+  { id: 'bookinfo/reviews@v2->bookinfo/ratings@v1', requests: 25, errors: 0, mtls: true, signals: ['prometheus'] },
+  { id: 'bookinfo/reviews@v3->bookinfo/ratings@v1', requests: 12, errors: 0, mtls: true, signals: ['prometheus'] },
+  { id: 'unknown->bookinfo/productpage@v1', requests: 95, errors: 0, mtls: false, signals: ['prometheus'] },
+];
+
 /** The bookinfo calls at one observation: `step` 0 = the baseline, 1 = 15 s later. */
 export function istioBookinfo(step: 0 | 1): PromSample[] {
   const { productpage, details, reviewsV1, reviewsV2, reviewsV3, ratings } = bookinfo;

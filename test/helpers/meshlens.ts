@@ -78,6 +78,12 @@ export async function getJson<T = unknown>(url: string): Promise<{ status: numbe
   return { status: response.status, body: (await response.json()) as T };
 }
 
+/** All requests over the edges: what a test waits for before comparing. */
+export const totalRequests = (edges: readonly GraphEdge[]) => edges.reduce((sum, e) => sum + e.requests, 0);
+
+/** The counted figures of each edge, for exact comparison. */
+export const edgeCounts = (edges: readonly GraphEdge[]) => edges.map((e) => ({ id: e.id, requests: e.requests, errors: e.errors, mtls: e.mtls, signals: e.signals }));
+
 /**
  * Polls /api/v1/service-graph for one signal and namespace (the last 10 minutes) until `until` holds or
  * about 12 s pass; returns the last edges seen. Edge rows are written every graph.flush_interval.

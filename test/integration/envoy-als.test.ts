@@ -10,7 +10,7 @@ import {
   type Workload, httpEntry, identifier, inboundCluster, mysqldb, outboundCluster, productpage, ratings, reviews, spiffe, tcpEntry,
 } from '../helpers/envoy-als.ts';
 import { type EnvoyStreamClient, envoyStreamClient } from '../helpers/envoy-client.ts';
-import { getJson, graphEdgesUntil, ownMetric, startTestMeshlens, type TestMeshlens } from '../helpers/meshlens.ts';
+import { getJson, graphEdgesUntil, ownMetric, startTestMeshlens, totalRequests, type TestMeshlens } from '../helpers/meshlens.ts';
 
 let meshlens: TestMeshlens;
 let client: EnvoyStreamClient;
@@ -59,8 +59,7 @@ describe('Envoy access-log service (StreamAccessLogs on 4317)', () => {
     // ratings' sidecar, TCP: two connections to the database.
     await stream([{ identifier: identifier(ratings, 'tcp_envoy_accesslog'), tcp_logs: { log_entry: range(2).map((i) => tcpEntry({ cluster: outboundCluster('mysqldb', 3306), startMs: T0 + i, durationMs: 800, upstreamPeer: mysqldb })) } }]);
 
-    const total = (edges: GraphEdge[]) => edges.reduce((sum, e) => sum + e.requests, 0);
-    const edges = await graph('bookinfo', (e) => e.length === 6 && total(e) === 131 && e.some((x) => x.mtls === true));
+    const edges = await graph('bookinfo', (e) => e.length === 6 && totalRequests(e) === 131 && e.some((x) => x.mtls === true));
     assert.deepEqual(
       edges.map((e) => ({ id: e.id, protocol: e.protocol, requests: e.requests, errors: e.errors, mtls: e.mtls, signals: e.signals, bytes: [e.requestBytes, e.responseBytes] })),
       [

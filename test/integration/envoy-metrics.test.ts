@@ -11,7 +11,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { GraphEdge } from '../../query/service-graph.ts';
 import { type Workload, productpage, reviews, sidecarNode } from '../helpers/envoy-als.ts';
 import { type EnvoyStreamClient, envoyStreamClient } from '../helpers/envoy-client.ts';
-import { getJson, graphEdgesUntil, ownMetric, startTestMeshlens, type TestMeshlens } from '../helpers/meshlens.ts';
+import { getJson, graphEdgesUntil, ownMetric, startTestMeshlens, totalRequests, type TestMeshlens } from '../helpers/meshlens.ts';
 import { istioLabels } from '../helpers/mesh-series.ts';
 
 let meshlens: TestMeshlens;
@@ -78,7 +78,6 @@ async function metricValue(name: string): Promise<number | undefined> {
   return line === undefined ? undefined : Number(line.slice(name.length + 1));
 }
 
-const total = (edges: GraphEdge[]) => edges.reduce((sum, e) => sum + e.requests, 0);
 
 describe('Envoy metrics service (StreamMetrics on 4317)', () => {
   it('counts only what the counters grew by between flushes: the first flush is a baseline', async () => {
@@ -89,7 +88,7 @@ describe('Envoy metrics service (StreamMetrics on 4317)', () => {
       // flush counts whole); details +30. The flush's 103 calls to reviews took 5 to 50 ms.
       { envoy_metrics: productpageFlush({ r200: 1090, r503: 50, r504: 3, d200: 530, rqTime: { 5: 20, 10: 40, 25: 35, 50: 8 } }) },
     ]);
-    const edges = await graph('bookinfo', (e) => e.length === 2 && total(e) === 133);
+    const edges = await graph('bookinfo', (e) => e.length === 2 && totalRequests(e) === 133);
     assert.deepEqual(
       edges.map((e) => ({ id: e.id, protocol: e.protocol, requests: e.requests, errors: e.errors, mtls: e.mtls, signals: e.signals })),
       [
@@ -175,7 +174,7 @@ describe('Envoy metrics service (StreamMetrics on 4317)', () => {
       // A first 504 since the last flush: a series first sent mid-stream counts whole.
       { envoy_metrics: [requests('source', 200, 508), requests('source', 503, 22), requests('source', 504, 1), requests('destination', 200, 508), duration] },
     ]);
-    const edges = await graph(ns, (e) => total(e) === 11);
+    const edges = await graph(ns, (e) => totalRequests(e) === 11);
     assert.deepEqual(
       edges.map((e) => ({ id: e.id, requests: e.requests, errors: e.errors, mtls: e.mtls, signals: e.signals })),
       [{ id: 'istio-stats/productpage@v1->istio-stats/reviews@v2', requests: 11, errors: 3, mtls: true, signals: ['envoy-metrics'] }],

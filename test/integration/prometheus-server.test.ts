@@ -13,8 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Counter, Histogram, Registry } from 'prom-client';
-import type { GraphEdge } from '../../query/service-graph.ts';
-import { getJson, graphEdgesUntil, ownMetric, startTestMeshlens, type TestMeshlens } from '../helpers/meshlens.ts';
+import { getJson, graphEdgesUntil, ownMetric, startTestMeshlens, totalRequests, type TestMeshlens } from '../helpers/meshlens.ts';
 import { ENVOY_BOUNDS_MS, type Workload, istioLabels } from '../helpers/mesh-series.ts';
 
 const PROMETHEUS = '/usr/bin/prometheus';
@@ -100,7 +99,6 @@ async function until<T>(what: string, read: () => Promise<T>, done: (value: T) =
   }
 }
 
-const total = (edges: GraphEdge[]) => edges.reduce((sum, e) => sum + e.requests, 0);
 
 describe('the real Prometheus server remote-writing to meshlens', { skip: installed ? false : `${PROMETHEUS} is not installed (apt-get install prometheus; .ci/run installs it)` }, () => {
   it('forwards scraped Istio series: baseline first, then exactly the calls made since', async () => {
@@ -112,7 +110,7 @@ describe('the real Prometheus server remote-writing to meshlens', { skip: instal
     // 20 calls to reviews: ≤5 ms 8, ≤10 ms 16, ≤25 ms 20.
     for (const [ms, n] of [[4, 8], [9, 8], [22, 4]] as const) for (let i = 0; i < n; i++) duration.observe(istioLabels('source', productpage, reviews), ms);
 
-    const edges = await until('the calls arriving', () => graphEdgesUntil(meshlens.queryUrl, 'prometheus', NS, (e) => total(e) >= 50), (e) => total(e) >= 50);
+    const edges = await until('the calls arriving', () => graphEdgesUntil(meshlens.queryUrl, 'prometheus', NS, (e) => totalRequests(e) >= 50), (e) => totalRequests(e) >= 50);
     assert.deepEqual(
       edges.map((e) => ({ id: e.id, requests: e.requests, errors: e.errors, mtls: e.mtls, signals: e.signals })),
       [
