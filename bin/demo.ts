@@ -157,7 +157,8 @@ interface SpanIds {
   server: string;
 }
 
-interface OtlpSpan {
+/** A span in OTLP/JSON form, as the demo (and the UI benchmark) send it. */
+export interface OtlpSpan {
   traceId: string;
   spanId: string;
   parentSpanId?: string;

@@ -25,6 +25,7 @@ import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import type { CDPSession, Page } from 'playwright-core';
 import { ensureUiBuilt } from '../../bin/build-ui.ts';
+import type { OtlpSpan } from '../../bin/demo.ts';
 import type { GraphEdge, GraphNode } from '../../query/service-graph.ts';
 import { launchBrowser, skipWithoutChromium } from '../helpers/browser.ts';
 import { getJson, startTestMeshlens, type TestMeshlens } from '../helpers/meshlens.ts';
@@ -63,19 +64,6 @@ const median = (values: readonly number[]): number => {
 const round = (value: number, digits = 1) => Math.round(value * 10 ** digits) / 10 ** digits;
 
 // ---- OTLP/JSON traffic ------------------------------------------------------------------------------------
-
-
-interface OtlpSpan {
-  traceId: string;
-  spanId: string;
-  parentSpanId?: string;
-  name: string;
-  kind: number;
-  startTimeUnixNano: string;
-  endTimeUnixNano: string;
-  attributes: Array<{ key: string; value: { stringValue: string } | { intValue: number } }>;
-  status?: { code: number };
-}
 
 /** Spans grouped by their service's resource (service.name + k8s.namespace.name), as SDKs send them. */
 class OtlpBody {
