@@ -206,6 +206,13 @@ function nameVerdicts(reads: (name: string) => boolean): NameVerdicts {
 /** A Label message (its tag read, its length prefix at the reader's position) as [name, value]. */
 function readLabel(reader: Reader): [name: string, value: string] {
   const outer = reader.enter();
+  const label = readLabelFields(reader);
+  reader.leave(outer);
+  return label;
+}
+
+/** The fields of the Label message the reader is inside, as [name, value] (interned strings). */
+function readLabelFields(reader: Reader): [name: string, value: string] {
   let name = '';
   let value = '';
   while (reader.pos < reader.end) {
@@ -214,7 +221,6 @@ function readLabel(reader: Reader): [name: string, value: string] {
     else if (field === VALUE_STRING) value = reader.key(LABEL_STRINGS);
     else reader.skip(field & 7);
   }
-  reader.leave(outer);
   return [name, value];
 }
 
@@ -267,14 +273,7 @@ class RecentLabels {
         }
       }
     }
-    let name = '';
-    let value = '';
-    while (reader.pos < reader.end) {
-      const field = reader.uint32();
-      if (field === NAME) name = reader.key(LABEL_STRINGS);
-      else if (field === VALUE_STRING) value = reader.key(LABEL_STRINGS);
-      else reader.skip(field & 7);
-    }
+    const [name, value] = readLabelFields(reader);
     reader.leave(outer);
     if (raw === this.raw && index <= this.starts.length) {
       this.starts[index] = start;
