@@ -20,27 +20,25 @@ export const preference = (signal: string) => {
 export const SIGNALS = ['spans', 'envoy-als', 'envoy-metrics', 'statsd', 'prometheus', 'otlp-metrics', 'otlp-logs', 'all'] as const;
 
 /**
- * One row of the graph query: the calls between two nodes over one protocol over the window, as one tuple — a
- * JSON array per row is about half the bytes of an object per row, and reading them was measurable.
+ * One row of the graph query: the calls between two nodes over one protocol, as one signal tells them, over the
+ * window — read as a JSON array per row (about half the bytes of an object per row), one row at a time.
  */
-interface EdgeRow {
-  edge: [
-    source: string,
-    target: string,
-    protocol: string,
-    signals: string[],
-    sourceKind: number,
-    targetKind: number,
-    requests: number,
-    errors: number,
-    mtlsYes: number,
-    mtlsNo: number,
-    latencyIndexes: number[],
-    latencyCounts: number[],
-    requestBytes: number,
-    responseBytes: number,
-  ];
-}
+type EdgeRow = [
+  source: string,
+  target: string,
+  protocol: string,
+  signal: string,
+  sourceKind: number,
+  targetKind: number,
+  requests: number,
+  errors: number,
+  mtlsYes: number,
+  mtlsNo: number,
+  latencyIndexes: number[],
+  latencyCounts: number[],
+  requestBytes: number,
+  responseBytes: number,
+];
 
 export interface GraphNode {
   id: string;
@@ -186,12 +184,12 @@ function graphSql(rows: WindowRows, signal: GraphQuery['signal'], settings = '')
   // The latency histograms are merged by sorting their buckets and keeping the running count at the last
   // of each index: several times cheaper than sumMap (measured 3x with 3 buckets a row, 7x with 50).
   return `${rows.with}
-    SELECT tuple(source_id, target_id, protocol, signals, source_kind, target_kind, requests, errors, mtls_yes, mtls_no,
+    SELECT source_id, target_id, protocol, signal, source_kind, target_kind, requests, errors, mtls_yes, mtls_no,
       arrayFilter((index, last) -> last, indexes, bucket_ends),
       arrayPopFront(arrayDifference(arrayPushFront(arrayFilter((running, last) -> last, running_counts, bucket_ends), 0))),
-      request_bytes, response_bytes) AS edge
+      request_bytes, response_bytes
     FROM (
-      SELECT source_id, target_id, protocol, [signal] AS signals,
+      SELECT source_id, target_id, protocol, signal,
         min(source_kind) AS source_kind, min(target_kind) AS target_kind,
         sum(requests) AS requests, sum(errors) AS errors, sum(mtls_yes) AS mtls_yes, sum(mtls_no) AS mtls_no,
         sum(request_bytes) AS request_bytes, sum(response_bytes) AS response_bytes,
@@ -202,7 +200,7 @@ function graphSql(rows: WindowRows, signal: GraphQuery['signal'], settings = '')
       GROUP BY source_id, target_id, protocol, signal
       -- The storage pass takes back guesses it has paired (negative rows): what nets to nothing is no edge.
       HAVING requests > 1e-6
-    ) ORDER BY source_id, target_id, protocol, signals${settings}`;
+    ) ORDER BY source_id, target_id, protocol, signal${settings}`;
 }
 
 /**
@@ -245,103 +243,131 @@ export interface ServiceGraph {
   latency: Map<string, SparseHistogram>;
 }
 
+const hasBytes = (row: EdgeRow) => Number(row[12]) !== 0 || Number(row[13]) !== 0;
+
+/**
+ * One edge of the graph from the rows of one caller → callee pair (one per protocol and signal). Several
+ * protocols between a pair are one edge in the contract. Several signals describing it are one edge too, each
+ * request counted once: its figures come from the pair's most complete signal (SIGNAL_PREFERENCE), whose rows
+ * are returned with it; mTLS from any signal that knows.
+ */
+function edgeFromRows(rows: readonly EdgeRow[], seconds: number): { edge: GraphEdge; latency: SparseHistogram; counted: EdgeRow[] } {
+  const [source, target, firstProtocol, firstSignal] = rows[0]!;
+  let protocol = firstProtocol;
+  let countedSignal = firstSignal;
+  const signals: string[] = [];
+  let mtlsYes = 0;
+  let mtlsNo = 0;
+  for (const row of rows) {
+    if (protocol === 'unknown') protocol = row[2];
+    if (!signals.includes(row[3])) signals.push(row[3]);
+    if (preference(row[3]) < preference(countedSignal)) countedSignal = row[3];
+    mtlsYes += Number(row[8]);
+    mtlsNo += Number(row[9]);
+  }
+  const counted = rows.filter((row) => row[3] === countedSignal);
+  let requests = 0;
+  let errors = 0;
+  for (const row of counted) {
+    requests += Number(row[6]);
+    errors += Number(row[7]);
+  }
+  // Bytes from the counted signal; when it states none, from the most complete signal that does.
+  let bytesSignal = counted.some(hasBytes) ? countedSignal : undefined;
+  if (bytesSignal === undefined) {
+    for (const row of rows) if (hasBytes(row) && (bytesSignal === undefined || preference(row[3]) < preference(bytesSignal))) bytesSignal = row[3];
+  }
+  let requestBytes = 0;
+  let responseBytes = 0;
+  for (const row of rows) {
+    if (row[3] !== bytesSignal) continue;
+    requestBytes += Number(row[12]);
+    responseBytes += Number(row[13]);
+  }
+  const histograms = counted.map((row): SparseHistogram => ({ indexes: row[10], counts: row[11] }));
+  const latency = histograms.length === 1 ? histograms[0]! : mergeSparse(histograms);
+  const [p50Ms, p95Ms, p99Ms] = percentiles(latency);
+  const edge: GraphEdge = {
+    id: `${source}->${target}`,
+    source,
+    target,
+    protocol,
+    requests: round(requests),
+    errors: round(errors),
+    rps: round(requests / seconds),
+    errorRate: requests > 0 ? round(errors / requests) : 0,
+    p50Ms,
+    p95Ms,
+    p99Ms,
+    // Any plaintext traffic makes the edge not mTLS; unknown when no signal said either way.
+    mtls: mtlsNo > 0 ? false : mtlsYes > 0 ? true : null,
+    signals: signals.sort(),
+    requestBytes: round(requestBytes, 0),
+    responseBytes: round(responseBytes, 0),
+  };
+  return { edge, latency, counted };
+}
+
+/** A node's figures while the edges are read: the calls it served, and their latency histograms. */
+interface NodeTally {
+  kindRank: number;
+  requests: number;
+  errors: number;
+  served: SparseHistogram[];
+}
+
 export async function readServiceGraph(store: ClickHouseStore, q: GraphQuery): Promise<ServiceGraph> {
   const window = windowRows(q.startMs, q.endMs, await tenMinutesCompleteFrom(store));
   // The embedded engine shares the process's cores with ingest: one thread per query, the edges and the names
   // read side by side (measured: less CPU, and no slower, than the default of a thread per core).
   const settings = store.mode === 'embedded' ? ' SETTINGS max_threads = 1' : '';
-  const [rows, names] = await Promise.all([store.query<EdgeRow>(graphSql(window, q.signal, settings)), readNodeNames(store, window, q.signal, settings)]);
-  // Only when the retention has dropped an hour but not yet its minutes can a node be missing there.
-  const unnamed = new Set<string>();
-  for (const { edge } of rows) {
-    if (!names.has(edge[0])) unnamed.add(edge[0]);
-    if (!names.has(edge[1])) unnamed.add(edge[1]);
-  }
-  if (unnamed.size > 0 && window.nameMinutes) {
-    for (const [id, n] of await readNames(store, nodeNamesSql('edges_1m', window.nameMinutes, q.signal, settings, [...unnamed]))) names.set(id, n);
-  }
   const seconds = Math.max(1, (q.endMs - q.startMs) / 1000);
-  // A node's latency is that of the calls it served: the histograms of the edges into it, merged at the end.
-  const nodes = new Map<string, { node: GraphNode; served: SparseHistogram[] }>();
-  const node = (id: string, rank: number) => {
-    let entry = nodes.get(id);
-    if (!entry) {
-      // (A node without a name can only be a race with the retention dropping the window meanwhile.)
-      const [name, namespace, version] = names.get(id) ?? [id, '', ''];
-      entry = {
-        node: { id, name, namespace, ...(version ? { version } : {}), kind: NODE_KIND_BY_RANK[rank] ?? 'unknown', requests: 0, errors: 0, p50Ms: null, p95Ms: null, p99Ms: null },
-        served: [],
-      };
-      nodes.set(id, entry);
-    }
-    return entry;
+  const tallies = new Map<string, NodeTally>();
+  const tally = (id: string, kindRank: number) => {
+    let t = tallies.get(id);
+    if (t === undefined) tallies.set(id, (t = { kindRank, requests: 0, errors: 0, served: [] }));
+    return t;
   };
-  // Several protocols between one pair are one edge in the contract; rows come in id order, a pair's together.
-  // Several signals describing one pair are one edge too, each request counted once: its figures come from
-  // the pair's most complete signal (SIGNAL_PREFERENCE); mTLS from any signal that knows.
-  const pairs: Array<{ edge: GraphEdge; rows: Array<EdgeRow['edge']> }> = [];
-  for (const { edge: row } of rows) {
-    const [source, target, protocol] = row;
-    node(source, Number(row[4]));
-    node(target, Number(row[5]));
-    let pair = pairs.at(-1);
-    if (pair === undefined || pair.edge.source !== source || pair.edge.target !== target) {
-      const edge: GraphEdge = { id: `${source}->${target}`, source, target, protocol, requests: 0, errors: 0, rps: 0, errorRate: 0, p50Ms: null, p95Ms: null, p99Ms: null, mtls: null, signals: [], requestBytes: 0, responseBytes: 0 };
-      pairs.push((pair = { edge, rows: [] }));
-    } else if (pair.edge.protocol === 'unknown') pair.edge.protocol = protocol;
-    pair.rows.push(row);
-  }
+  let edgeList: GraphEdge[] = [];
   const latencyByEdge = new Map<string, SparseHistogram>();
-  let edgeList = pairs.map(({ edge, rows: pairRows }) => {
-    const signals = [...new Set(pairRows.map((row) => row[3][0]!))];
-    const counted = signals.reduce((best, signal) => (preference(signal) < preference(best) ? signal : best));
-    let requests = 0;
-    let errors = 0;
-    let mtlsYes = 0;
-    let mtlsNo = 0;
-    const latency: SparseHistogram[] = [];
-    const callee = nodes.get(edge.target)!;
-    for (const row of pairRows) {
-      mtlsYes += Number(row[8]);
-      mtlsNo += Number(row[9]);
-      if (row[3][0] !== counted) continue;
-      const histogram: SparseHistogram = { indexes: row[10], counts: row[11] };
-      requests += Number(row[6]);
-      errors += Number(row[7]);
-      latency.push(histogram);
-      // A node's own figures are the calls it served.
-      callee.node.requests += Number(row[6]);
-      callee.node.errors += Number(row[7]);
-      callee.served.push(histogram);
+  // Rows come in id order, a pair's together: each pair becomes an edge as soon as its last row is read, and
+  // the rows are dropped (a 1 h graph of 5,000 edges is ~1 MB of rows).
+  let pairRows: EdgeRow[] = [];
+  const finishPair = () => {
+    if (pairRows.length === 0) return;
+    const { edge, latency, counted } = edgeFromRows(pairRows, seconds);
+    tally(edge.source, Number(pairRows[0]![4]));
+    // A node's own figures are the calls it served.
+    const callee = tally(edge.target, Number(pairRows[0]![5]));
+    for (const row of counted) {
+      callee.requests += Number(row[6]);
+      callee.errors += Number(row[7]);
+      callee.served.push({ indexes: row[10], counts: row[11] });
     }
-    edge.signals = signals.sort();
-    // Bytes from the counted signal; when it states none, from the most complete signal that does.
-    const bytesRows = pairRows.filter((row) => row[3][0] === counted && (Number(row[12]) !== 0 || Number(row[13]) !== 0));
-    const withBytes = bytesRows.length > 0 ? bytesRows : pairRows.filter((row) => Number(row[12]) !== 0 || Number(row[13]) !== 0);
-    const bytesSignal = withBytes.reduce<string | undefined>((best, row) => (best === undefined || preference(row[3][0]!) < preference(best) ? row[3][0] : best), undefined);
-    for (const row of withBytes) {
-      if (row[3][0] !== bytesSignal) continue;
-      edge.requestBytes += Number(row[12]);
-      edge.responseBytes += Number(row[13]);
-    }
-    edge.requestBytes = round(edge.requestBytes, 0);
-    edge.responseBytes = round(edge.responseBytes, 0);
-    edge.requests = round(requests);
-    edge.errors = round(errors);
-    edge.rps = round(requests / seconds);
-    edge.errorRate = requests > 0 ? round(errors / requests) : 0;
-    const merged = latency.length === 1 ? latency[0]! : mergeSparse(latency);
-    latencyByEdge.set(edge.id, merged);
-    [edge.p50Ms, edge.p95Ms, edge.p99Ms] = percentiles(merged);
-    // Any plaintext traffic makes the edge not mTLS; unknown when no signal said either way.
-    edge.mtls = mtlsNo > 0 ? false : mtlsYes > 0 ? true : null;
-    return edge;
+    edgeList.push(edge);
+    latencyByEdge.set(edge.id, latency);
+    pairRows = [];
+  };
+  const readEdges = store.queryEach(graphSql(window, q.signal, settings), (columns) => {
+    const row = columns as EdgeRow;
+    const first = pairRows[0];
+    if (first !== undefined && (first[0] !== row[0] || first[1] !== row[1])) finishPair();
+    pairRows.push(row);
   });
-  let nodeList = [...nodes.values()].map(({ node: n, served }) => {
-    n.requests = round(n.requests);
-    n.errors = round(n.errors);
-    if (served.length > 0) [n.p50Ms, n.p95Ms, n.p99Ms] = percentiles(served.length === 1 ? served[0]! : mergeSparse(served));
-    return n;
+  const [, names] = await Promise.all([readEdges, readNodeNames(store, window, q.signal, settings)]);
+  finishPair();
+  // Only when the retention has dropped an hour but not yet its minutes can a node be missing there.
+  const unnamed = [...tallies.keys()].filter((id) => !names.has(id));
+  if (unnamed.length > 0 && window.nameMinutes) {
+    for (const [id, n] of await readNames(store, nodeNamesSql('edges_1m', window.nameMinutes, q.signal, settings, unnamed))) names.set(id, n);
+  }
+  let nodeList = [...tallies].map(([id, t]): GraphNode => {
+    // (A node without a name can only be a race with the retention dropping the window meanwhile.)
+    const [name, namespace, version] = names.get(id) ?? [id, '', ''];
+    // A node's latency is that of the calls it served: the histograms of the edges into it, merged.
+    const [p50Ms, p95Ms, p99Ms] = t.served.length === 0 ? [null, null, null] : percentiles(t.served.length === 1 ? t.served[0]! : mergeSparse(t.served));
+    const kind = NODE_KIND_BY_RANK[t.kindRank] ?? 'unknown';
+    return { id, name, namespace, ...(version ? { version } : {}), kind, requests: round(t.requests), errors: round(t.errors), p50Ms, p95Ms, p99Ms };
   });
   if (q.namespace) {
     const inNamespace = new Set(nodeList.filter((n) => n.namespace === q.namespace).map((n) => n.id));

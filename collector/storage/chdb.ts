@@ -63,6 +63,16 @@ export class ChdbStore implements ClickHouseStore {
     return result.json<{ data: Row[] }>().data;
   }
 
+  async queryEach(sql: string, onRow: (columns: unknown[]) => void): Promise<void> {
+    const text = (await this.readers.use((s) => s.queryAsync(sql, { format: 'JSONCompactEachRow' }))).text();
+    for (let start = 0; start < text.length; ) {
+      let end = text.indexOf('\n', start);
+      if (end === -1) end = text.length;
+      if (end > start) onRow(JSON.parse(text.slice(start, end)) as unknown[]);
+      start = end + 1;
+    }
+  }
+
   async insert(table: string, columns: readonly string[], body: Buffer): Promise<void> {
     await this.writers.use((s) => s.insert({ table, columns, values: body, format: 'JSONCompactEachRow' }));
   }

@@ -50,6 +50,16 @@ export class ClickHouseHttpStore implements ClickHouseStore {
     return body.data;
   }
 
+  async queryEach(sql: string, onRow: (columns: unknown[]) => void): Promise<void> {
+    const result = await this.client.query({
+      query: sql,
+      format: 'JSONCompactEachRow',
+      clickhouse_settings: { output_format_json_quote_64bit_integers: 1 },
+    });
+    // Streamed: the server's answer is handed on as it arrives, never held whole.
+    for await (const rows of result.stream<unknown[]>()) for (const row of rows) onRow(row.json<unknown[]>());
+  }
+
   async insert(table: string, columns: readonly string[], body: Buffer): Promise<void> {
     const result = await this.client.exec({
       query: `INSERT INTO ${table} (${columns.join(', ')}) FORMAT JSONCompactEachRow`,

@@ -8,6 +8,12 @@ export interface ClickHouseStore {
   exec(sql: string): Promise<void>;
   /** Runs a SELECT and returns its rows; 64-bit integers come back as strings. */
   query<Row>(sql: string): Promise<Row[]>;
+  /**
+   * Runs a SELECT and hands its rows to `onRow` one at a time, each as the array of its columns, without
+   * building them all first: for large answers read once in order (each row dies young, so the garbage
+   * collector never copies the whole answer). 64-bit integers come back as strings.
+   */
+  queryEach(sql: string, onRow: (columns: unknown[]) => void): Promise<void>;
   /** Inserts rows given as JSONCompactEachRow text (one JSON array per line) in the column order. */
   insert(table: string, columns: readonly string[], body: Buffer): Promise<void>;
   /** How many inserts may usefully run at once (separate engine sessions or HTTP connections). */

@@ -50,6 +50,7 @@ const unwrittenStore: ClickHouseStore = {
   insertConcurrency: 1,
   exec: () => Promise.reject(new Error('bench:statsd-cpu writes nothing')),
   query: () => Promise.reject(new Error('bench:statsd-cpu reads nothing')),
+  queryEach: () => Promise.reject(new Error('bench:statsd-cpu reads nothing')),
   insert: () => Promise.reject(new Error('bench:statsd-cpu writes nothing')),
   close: () => Promise.resolve(),
 };

@@ -237,6 +237,23 @@ export function storageContract(label: string, backend: ContractBackend | { skip
       assert.deepEqual(row, { big: '18446744073709551615', negative: '-9007199254740993' });
     });
 
+    it('queryEach hands every row over in order, as its columns, strings and arrays intact', async () => {
+      const rows: unknown[][] = [];
+      await store.queryEach(
+        `SELECT number AS n, toUInt64(number) * 1000000000000 AS big, if(number = 2, 'line\\nbreak "quoted" é', toString(number)) AS text,
+           range(number % 3) AS list FROM numbers(20000) ORDER BY n`,
+        (columns) => rows.push(columns),
+      );
+      assert.equal(rows.length, 20000);
+      assert.deepEqual(rows[2], ['2', '2000000000000', 'line\nbreak "quoted" é', [0, 1]]);
+      assert.deepEqual(rows[19999], ['19999', '19999000000000000', '19999', [0]]);
+      assert.ok(rows.every((row, i) => row[0] === String(i)));
+      let none = 0;
+      await store.queryEach('SELECT 1 AS one WHERE 0', () => none++);
+      assert.equal(none, 0);
+      await assert.rejects(store.queryEach('SELECT no_such_column FROM numbers(1)', () => {}), /no_such_column/);
+    });
+
     it('spans exported through the SpanExporter are stored (acknowledged only once written)', async () => {
       const exporter = new SpanExporter(store, new CollectorMetrics({ processMetrics: false }), { maxBatchRows: 1000, maxDelayMs: 20, maxQueuedBytes: 1 << 24 });
       // Three requests at once, as receivers would send them: one insert or several, all must land.
