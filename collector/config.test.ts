@@ -213,12 +213,18 @@ describe('a bad value stops with one line naming the key', () => {
 
 describe('statsd settings', () => {
   it('reads statsd.senders from the file (every label kept, as text) and from the environment as JSON', () => {
-    const file = yamlFile('statsd:\n  flush_interval: 2s\n  senders:\n    "10.1.2.4": { workload: details-v1, namespace: bookinfo, replicas: 2 }\n');
+    const file = yamlFile('statsd:\n  flush_interval: 2s\n  udp_readers: 3\n  udp_receive_buffer: 32MiB\n  senders:\n    "10.1.2.4": { workload: details-v1, namespace: bookinfo, replicas: 2 }\n');
     const config = loadConfig({ file, env: {} });
-    assert.deepEqual(config.statsd, { flushIntervalMs: 2000, maxSeries: 100000, senders: { '10.1.2.4': { workload: 'details-v1', namespace: 'bookinfo', replicas: '2' } } });
+    assert.deepEqual(config.statsd, { flushIntervalMs: 2000, maxSeries: 100000, udpReaders: 3, udpReceiveBufferBytes: 32 * 1024 * 1024, senders: { '10.1.2.4': { workload: 'details-v1', namespace: 'bookinfo', replicas: '2' } } });
     const fromEnv = loadConfig({ env: { MESHLENS_STATSD_SENDERS: '{"10.0.0.9":{"workload":"web"}}', MESHLENS_SERVER_STATSD_PORT: '18125' } });
     assert.deepEqual(fromEnv.statsd.senders, { '10.0.0.9': { workload: 'web' } });
     assert.equal(fromEnv.server.statsd_port, 18125);
+  });
+
+  it('refuses a reader count outside 1..64, with one line naming the key', () => {
+    assertRefused(() => loadConfig({ env: { MESHLENS_STATSD_UDP_READERS: '0' } }), /^config: statsd\.udp_readers must be >= 1, got 0$/);
+    assertRefused(() => loadConfig({ env: { MESHLENS_STATSD_UDP_READERS: '65' } }), /^config: statsd\.udp_readers must be <= 64, got 65$/);
+    assertRefused(() => loadConfig({ env: { MESHLENS_STATSD_UDP_READERS: 'many' } }), /^config: MESHLENS_STATSD_UDP_READERS must be a number, got "many"$/);
   });
 
   it('refuses senders that are not a map of labels, with one line naming the key', () => {

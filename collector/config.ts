@@ -86,7 +86,14 @@ export const ConfigSchema = Section({
   // StatsD / DogStatsD (collector/receivers/statsd.ts).
   statsd: Section({
     flush_interval: Duration('10s', 'StatsD lines are aggregated over this interval, then turned into service-graph edges'),
-    max_series: Type.Integer({ minimum: 1, default: 100000, description: 'StatsD series (sender + name + type + tags) aggregated per interval at most; past it UDP lines of new series are dropped (counted), TCP senders are paused until the next flush' }),
+    max_series: Type.Integer({ minimum: 1, default: 100000, description: 'StatsD series (sender + name + type + tags) aggregated per interval at most (per UDP reader); past it UDP lines of new series are dropped (counted), TCP senders are paused until the next flush' }),
+    udp_readers: Type.Integer({
+      minimum: 1,
+      maximum: 64,
+      default: 1,
+      description: 'processes reading the StatsD UDP socket; one reads ~400k lines/s, more read more on more cores (each another Node.js process, ~130 MiB under load)',
+    }),
+    udp_receive_buffer: Size('8MiB', 'SO_RCVBUF asked for the StatsD UDP socket: bursts wait there instead of being dropped; the kernel caps it at net.core.rmem_max (and doubles it)'),
     senders: Type.Record(
       Type.String(),
       Type.Record(Type.String(), Type.Union([Type.String(), Type.Number(), Type.Boolean()])),
@@ -131,6 +138,10 @@ export interface MeshlensConfig {
 export interface StatsdConfig {
   flushIntervalMs: number;
   maxSeries: number;
+  /** Processes reading the UDP socket (1: the collector's own). */
+  udpReaders: number;
+  /** SO_RCVBUF asked for the UDP socket. */
+  udpReceiveBufferBytes: number;
   /** Sender IP → its labels (workload, namespace, version, …), all as text. */
   senders: Record<string, Record<string, string>>;
 }
@@ -392,5 +403,5 @@ function resolveStatsd(raw: RawConfig['statsd']): StatsdConfig {
   for (const [address, labels] of Object.entries(raw.senders)) {
     senders[address] = Object.fromEntries(Object.entries(labels).map(([name, value]) => [name, String(value)]));
   }
-  return { flushIntervalMs, maxSeries: raw.max_series, senders };
+  return { flushIntervalMs, maxSeries: raw.max_series, udpReaders: raw.udp_readers, udpReceiveBufferBytes: parseSizeBytes(raw.udp_receive_buffer), senders };
 }

@@ -12,6 +12,9 @@
 //        statsd.max_series the connection is paused — its lines wait, the kernel's buffers fill and the
 //        sender blocks — until the next flush has made room (backpressure instead of loss).
 //
+//   UDP with statsd.udp_readers > 1: datagrams are read by that many processes sharing the socket
+//        (statsd-readers.ts); their series are turned into edges here, with this process's TCP lines.
+//
 // Bad lines are counted by reason and skipped; the good lines of the same packet still count. StatsD has
 // no replies, so nothing is refused to the sender. Stop: no new data is read, what connections already
 // delivered (held or half a line) is taken, and a final flush hands everything to the edge sink.
@@ -21,10 +24,11 @@ import { StringDecoder } from 'node:string_decoder';
 import type { FastifyBaseLogger } from 'fastify';
 import type { EdgeSink } from '../edge-sink.ts';
 import type { CollectorMetrics } from '../metrics.ts';
-import { StatsdAggregator } from '../statsd/aggregator.ts';
-import { type IdentifySender, mayDescribeEdge, statsdIncrements } from '../statsd/edges.ts';
+import { type AggregatedSeries, StatsdAggregator } from '../statsd/aggregator.ts';
+import { type IdentifySender, statsdIncrements } from '../statsd/edges.ts';
 import { type StatsdSender, rememberingIdentify } from '../statsd/identity.ts';
-import type { MalformedReason } from '../statsd/line.ts';
+import { type LineCounts, MAX_LINE_LENGTH, addLines, malformedLine, noLines, takeLines } from '../statsd/lines.ts';
+import { StatsdUdpReaders, askReceiveBuffer } from './statsd-readers.ts';
 
 export interface StatsdReceiverOptions {
   host: string;
@@ -32,13 +36,16 @@ export interface StatsdReceiverOptions {
   flushIntervalMs: number;
   maxSeries: number;
   senders: Readonly<Record<string, StatsdSender>>;
+  /** Processes reading the UDP socket; 1: this process reads it. */
+  udpReaders?: number;
+  /** SO_RCVBUF asked for the UDP socket. */
+  udpReceiveBufferBytes?: number;
 }
 
 type StatsdReceiverName = 'statsd-udp' | 'statsd-tcp';
 
-/** A line longer than this is malformed (too_long); a TCP sender never makes us buffer more per connection. */
-export const MAX_LINE_LENGTH = 65_536;
-/** Asked of the kernel for the UDP socket (capped by net.core.rmem_max): bursts wait there, not on the wire. */
+export { MAX_LINE_LENGTH };
+/** Asked of the kernel for the UDP socket unless configured (capped by net.core.rmem_max): bursts wait there. */
 const UDP_RECEIVE_BUFFER_BYTES = 8 * 1024 * 1024;
 /** Tries at finding a port free for both UDP and TCP when server.statsd_port is 0. */
 const FREE_PORT_TRIES = 20;
@@ -56,56 +63,47 @@ interface TcpSender {
   held: string | null;
 }
 
-/**
- * What packets' lines came to, handed to the metrics once per turn of the event loop (a prom-client
- * increment hashes its labels: once per line or per datagram, that cost as much as reading the line).
- */
-class LineTally {
-  packets = 0;
-  metrics = 0;
-  ignored = 0;
-  events = 0;
-  serviceChecks = 0;
-  dropped = 0;
-  malformed = new Map<MalformedReason, number>();
-
-  /** Adds the counts so far to the metrics and starts again from zero. */
-  report(metrics: CollectorMetrics, receiver: StatsdReceiverName): void {
-    if (this.packets > 0) metrics.statsdPackets.inc({ receiver }, this.packets);
-    if (this.metrics > 0) metrics.statsdLines.inc({ receiver, result: 'metric' }, this.metrics);
-    if (this.ignored > 0) metrics.statsdLines.inc({ receiver, result: 'ignored' }, this.ignored);
-    if (this.events > 0) metrics.statsdLines.inc({ receiver, result: 'event' }, this.events);
-    if (this.serviceChecks > 0) metrics.statsdLines.inc({ receiver, result: 'service_check' }, this.serviceChecks);
-    if (this.dropped > 0) metrics.statsdLines.inc({ receiver, result: 'dropped' }, this.dropped);
-    let malformed = 0;
-    for (const [reason, count] of this.malformed) {
-      metrics.statsdMalformedLines.inc({ receiver, reason }, count);
-      malformed += count;
-    }
-    if (malformed > 0) metrics.statsdLines.inc({ receiver, result: 'malformed' }, malformed);
-    this.packets = this.metrics = this.ignored = this.events = this.serviceChecks = this.dropped = 0;
-    if (this.malformed.size > 0) this.malformed = new Map();
+/** Adds the counts to the metrics (a prom-client increment hashes its labels: once per turn, not per line). */
+function reportLines(counts: LineCounts, metrics: CollectorMetrics, receiver: StatsdReceiverName): void {
+  if (counts.packets > 0) metrics.statsdPackets.inc({ receiver }, counts.packets);
+  if (counts.metrics > 0) metrics.statsdLines.inc({ receiver, result: 'metric' }, counts.metrics);
+  if (counts.ignored > 0) metrics.statsdLines.inc({ receiver, result: 'ignored' }, counts.ignored);
+  if (counts.events > 0) metrics.statsdLines.inc({ receiver, result: 'event' }, counts.events);
+  if (counts.serviceChecks > 0) metrics.statsdLines.inc({ receiver, result: 'service_check' }, counts.serviceChecks);
+  if (counts.dropped > 0) metrics.statsdLines.inc({ receiver, result: 'dropped' }, counts.dropped);
+  let malformed = 0;
+  for (const [reason, count] of Object.entries(counts.malformed) as Array<[keyof LineCounts['malformed'], number]>) {
+    metrics.statsdMalformedLines.inc({ receiver, reason }, count);
+    malformed += count;
   }
+  if (malformed > 0) metrics.statsdLines.inc({ receiver, result: 'malformed' }, malformed);
+}
 
-  malformedLine(reason: MalformedReason): void {
-    this.malformed.set(reason, (this.malformed.get(reason) ?? 0) + 1);
-  }
+/** Where UDP is read: the port, and how to stop reading (with the series reader processes still held). */
+interface UdpReading {
+  port: number;
+  close: () => Promise<AggregatedSeries[]>;
 }
 
 export class StatsdReceiver {
   /** The bound port (UDP and TCP alike). */
   port = 0;
-  private udp: UdpSocket | undefined;
+  private udp: UdpReading | undefined;
   private tcp: Server | undefined;
   private readonly aggregator: StatsdAggregator;
   private readonly identify: IdentifySender;
   private readonly connections = new Set<TcpSender>();
   private readonly paused = new Set<TcpSender>();
-  private readonly udpTally = new LineTally();
-  private readonly tcpTally = new LineTally();
+  /** What the lines read since the last report came to: handed to the metrics once per event-loop turn. */
+  private udpTally = noLines();
+  private tcpTally = noLines();
+  /** The UDP reader processes, when statsd.udp_readers > 1. */
+  private readers: StatsdUdpReaders | undefined;
   private reportScheduled = false;
   private timer: NodeJS.Timeout | undefined;
   private stopping: Promise<void> | undefined;
+  /** The flush in progress (flushes run one after another). */
+  private flushing: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly edges: EdgeSink,
@@ -120,23 +118,53 @@ export class StatsdReceiver {
   async start(): Promise<void> {
     const { host, port } = this.options;
     for (let attempt = 1; ; attempt++) {
-      const udp = await this.bindUdp(host, port);
-      const boundPort = udp.address().port;
+      const udp = await this.openUdp(host, port);
       try {
-        this.tcp = await this.listenTcp(host, boundPort);
+        this.tcp = await this.listenTcp(host, udp.port);
         this.udp = udp;
-        this.port = boundPort;
+        this.port = udp.port;
         break;
       } catch (error) {
-        udp.close();
+        await udp.close();
         // With port 0 the UDP port the system chose may be taken for TCP: choose again.
         if (port !== 0 || attempt >= FREE_PORT_TRIES || (error as NodeJS.ErrnoException).code !== 'EADDRINUSE') {
-          throw new Error(`cannot listen for StatsD on ${host}:${boundPort}/tcp: ${(error as Error).message}`);
+          throw new Error(`cannot listen for StatsD on ${host}:${udp.port}/tcp: ${(error as Error).message}`);
         }
       }
     }
-    this.timer = setInterval(() => this.flush(), this.options.flushIntervalMs);
+    this.timer = setInterval(() => {
+      this.flush().catch((error: unknown) => this.log.error({ err: error }, 'StatsD flush failed; its series are lost'));
+    }, this.options.flushIntervalMs);
     this.timer.unref();
+  }
+
+  /** This process's UDP socket, or statsd.udp_readers processes sharing one; the port they read. */
+  private async openUdp(host: string, port: number): Promise<UdpReading> {
+    const readerCount = this.options.udpReaders ?? 1;
+    if (readerCount <= 1) {
+      const udp = await this.bindUdp(host, port);
+      return { port: udp.address().port, close: () => new Promise((resolve) => udp.close(() => resolve([]))) };
+    }
+    const readers = new StatsdUdpReaders({
+      host,
+      port,
+      maxSeries: this.options.maxSeries,
+      receiveBufferBytes: this.options.udpReceiveBufferBytes ?? UDP_RECEIVE_BUFFER_BYTES,
+      readers: readerCount,
+      log: this.log,
+      onCounts: (counts) => {
+        addLines(this.udpTally, counts);
+        this.scheduleReport();
+      },
+    });
+    try {
+      await readers.start();
+    } catch (error) {
+      await readers.stop();
+      throw error;
+    }
+    this.readers = readers;
+    return { port: readers.port, close: () => readers.stop() };
   }
 
   private bindUdp(host: string, port: number): Promise<UdpSocket> {
@@ -146,11 +174,8 @@ export class StatsdReceiver {
       socket.bind(port, host, () => {
         socket.removeAllListeners('error');
         socket.on('error', (error) => this.log.warn({ err: error }, 'StatsD UDP socket error'));
-        try {
-          socket.setRecvBufferSize(UDP_RECEIVE_BUFFER_BYTES);
-        } catch {
-          // The system refused the size: its default buffer stays.
-        }
+        const short = askReceiveBuffer(socket, this.options.udpReceiveBufferBytes ?? UDP_RECEIVE_BUFFER_BYTES);
+        if (short !== undefined) this.log.warn(short);
         socket.on('message', (message, remote) => this.takeDatagram(message, remote.address));
         resolve(socket);
       });
@@ -173,7 +198,7 @@ export class StatsdReceiver {
     if (this.stopping !== undefined) return;
     this.udpTally.packets++;
     // UDP cannot wait: what does not fit is dropped (counted).
-    this.takeLines(message.toString('utf8'), address, this.udpTally, false);
+    takeLines(this.aggregator, message.toString('utf8'), address, this.udpTally, false);
     this.scheduleReport();
   }
 
@@ -186,50 +211,11 @@ export class StatsdReceiver {
 
   private report(): void {
     this.reportScheduled = false;
-    this.udpTally.report(this.metrics, 'statsd-udp');
-    this.tcpTally.report(this.metrics, 'statsd-tcp');
-    this.metrics.statsdSeries.set(this.aggregator.size);
-  }
-
-  /**
-   * Takes the '\n'-separated lines of `text`. When a line would open a series past the bound: with `hold`,
-   * returns the text from that line on (nothing of it taken); without, drops and counts it. Else null.
-   */
-  private takeLines(text: string, address: string, tally: LineTally, hold: boolean): string | null {
-    let start = 0;
-    while (start <= text.length) {
-      let end = text.indexOf('\n', start);
-      if (end < 0) end = text.length;
-      if (end - start > MAX_LINE_LENGTH) {
-        tally.malformedLine('too_long');
-      } else {
-        const outcome = this.aggregator.takeLine(text, start, end, address, mayDescribeEdge);
-        switch (outcome) {
-          case 'added':
-            tally.metrics++;
-            break;
-          case 'ignored':
-            tally.ignored++;
-            break;
-          case 'full':
-            if (hold) return text.slice(start);
-            tally.dropped++;
-            break;
-          case 'event':
-            tally.events++;
-            break;
-          case 'service_check':
-            tally.serviceChecks++;
-            break;
-          case 'empty':
-            break;
-          default:
-            tally.malformedLine(outcome);
-        }
-      }
-      start = end + 1;
-    }
-    return null;
+    reportLines(this.udpTally, this.metrics, 'statsd-udp');
+    reportLines(this.tcpTally, this.metrics, 'statsd-tcp');
+    this.udpTally = noLines();
+    this.tcpTally = noLines();
+    this.metrics.statsdSeries.set(this.aggregator.size + (this.readers?.openSeries ?? 0));
   }
 
   private accept(socket: Socket): void {
@@ -266,18 +252,18 @@ export class StatsdReceiver {
         sender.discarding = false;
       }
       this.keepPartial(sender, text.slice(lastNewline + 1), tally);
-      const rest = this.takeLines(complete, sender.address, tally, true);
+      const rest = takeLines(this.aggregator, complete, sender.address, tally, true);
       if (rest !== null) this.pause(sender, rest);
     }
     this.scheduleReport();
   }
 
-  private keepPartial(sender: TcpSender, partial: string, tally: LineTally): void {
+  private keepPartial(sender: TcpSender, partial: string, tally: LineCounts): void {
     if (partial.length <= MAX_LINE_LENGTH) {
       sender.partial = sender.discarding ? '' : partial;
       return;
     }
-    if (!sender.discarding) tally.malformedLine('too_long');
+    if (!sender.discarding) malformedLine(tally, 'too_long');
     sender.partial = '';
     sender.discarding = true;
   }
@@ -299,7 +285,7 @@ export class StatsdReceiver {
       sender.held = `${sender.held}\n${last}`;
       return;
     }
-    const rest = this.takeLines(last, sender.address, this.tcpTally, true);
+    const rest = takeLines(this.aggregator, last, sender.address, this.tcpTally, true);
     if (rest !== null) {
       sender.held = sender.held === null ? rest : `${sender.held}\n${rest}`;
       this.paused.add(sender);
@@ -310,7 +296,7 @@ export class StatsdReceiver {
   /** Paused connections take their held lines now that a flush made room; resumed once all are taken. */
   private resumePaused(): void {
     for (const sender of this.paused) {
-      const rest = sender.held === null ? null : this.takeLines(sender.held, sender.address, this.tcpTally, true);
+      const rest = sender.held === null ? null : takeLines(this.aggregator, sender.held, sender.address, this.tcpTally, true);
       sender.held = rest;
       if (rest !== null) break; // Full again: the rest wait for the next flush.
       this.paused.delete(sender);
@@ -318,11 +304,21 @@ export class StatsdReceiver {
     }
   }
 
-  /** Ends the interval: its series become edge increments in the edge sink. */
-  flush(): void {
-    // The lines counted so far belong to this interval's figures.
+  /**
+   * Ends the interval: its series — this process's and the UDP readers' — become edge increments in the edge
+   * sink. Without reader processes it all happens before flush() returns.
+   */
+  flush(): Promise<void> {
+    this.flushing = this.readers === undefined ? this.flushInterval() : this.flushing.then(() => this.flushInterval());
+    return this.flushing;
+  }
+
+  private async flushInterval(lastSeries: readonly AggregatedSeries[] = []): Promise<void> {
+    // The readers' series, asked for first: the lines counted up to their answers belong to this interval.
+    const readerSeries = this.readers !== undefined && lastSeries.length === 0 ? await this.readers.collect() : [];
     this.report();
     const series = this.aggregator.drain();
+    series.push(...readerSeries, ...lastSeries);
     this.metrics.statsdFlushes.inc();
     if (series.length > 0) {
       const increments = statsdIncrements(series, this.identify, BigInt(Date.now()) * 1_000_000n);
@@ -343,16 +339,18 @@ export class StatsdReceiver {
 
   private async close(): Promise<void> {
     clearInterval(this.timer);
-    const udpClosed = new Promise<void>((resolve) => (this.udp ? this.udp.close(() => resolve()) : resolve()));
+    await this.flushing;
+    const udpClosed = this.udp ? this.udp.close() : Promise.resolve([]);
     const tcpClosed = new Promise<void>((resolve) => (this.tcp ? this.tcp.close(() => resolve()) : resolve()));
     for (const sender of this.connections) {
       sender.socket.pause();
       this.takeRest(sender);
       sender.socket.destroy();
     }
-    // Held lines need room: flush until every connection's lines are taken.
-    do this.flush();
-    while ([...this.paused].some((sender) => sender.held !== null));
-    await Promise.all([udpClosed, tcpClosed]);
+    // What the UDP readers still held comes with their last word; held TCP lines need room: flush until
+    // every connection's lines are taken.
+    await this.flushInterval(await udpClosed);
+    while ([...this.paused].some((sender) => sender.held !== null)) await this.flushInterval();
+    await tcpClosed;
   }
 }

@@ -1,7 +1,7 @@
 // What the benchmarks share: a real meshlens process on free ports, the chDB worker steps in their own
 // processes, /proc figures, and timing an HTTP call.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { TraceLimits } from '../../collector/otlp/traces.ts';
@@ -110,14 +110,43 @@ export async function measure<T>(m: Meshlens, send: () => Promise<T>): Promise<M
   return { result, seconds, cpuSeconds: after.cpuSeconds - before.cpuSeconds, peakRssMiB: after.peakRssMiB, clientCpuSeconds: (client.user + client.system) / 1e6 };
 }
 
-/** CPU seconds (user + system) and peak RSS of a process, from /proc. */
+/**
+ * CPU seconds (user + system) and peak RSS of a process and its child processes (statsd.udp_readers), from
+ * /proc: children's CPU while they run and, once they have exited, as the parent's reaped-children time;
+ * peak RSS as the sum of each one's own peak.
+ */
 export function processStats(pid: number): { cpuSeconds: number; peakRssMiB: number } {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const ticks = Number(fields[11]) + Number(fields[12]);
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const hwm = Number(/VmHWM:\s+([0-9]+) kB/.exec(status)?.[1] ?? 0);
-  return { cpuSeconds: ticks / 100, peakRssMiB: hwm / 1024 };
+  const one = (id: number, withReaped: boolean) => {
+    const stat = readFileSync(`/proc/${id}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[11]) + Number(fields[12]) + (withReaped ? Number(fields[13]) + Number(fields[14]) : 0);
+    const status = readFileSync(`/proc/${id}/status`, 'utf8');
+    const hwm = Number(/VmHWM:\s+([0-9]+) kB/.exec(status)?.[1] ?? 0);
+    return { cpuSeconds: ticks / 100, peakRssMiB: hwm / 1024 };
+  };
+  const total = one(pid, true);
+  for (const child of childPids(pid)) {
+    try {
+      const c = one(child, false);
+      total.cpuSeconds += c.cpuSeconds;
+      total.peakRssMiB += c.peakRssMiB;
+    } catch {
+      // It exited meanwhile: its time is in the parent's reaped-children figures.
+    }
+  }
+  return total;
+}
+
+function childPids(pid: number): number[] {
+  const pids: number[] = [];
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      for (const child of readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').trim().split(' ')) if (child) pids.push(Number(child));
+    } catch {
+      // The thread ended meanwhile.
+    }
+  }
+  return pids;
 }
 
 export async function timed(url: string, runs: number): Promise<{ minMs: number; medianMs: number; p95Ms: number }> {

@@ -14,6 +14,9 @@
 //   --statsd-seconds N seconds per StatsD step (default 5)
 //   --statsd-namespaces N  bookinfo copies in the StatsD load (default 100: 600 edges)
 //   --statsd-threads N UDP sender threads (default 2)
+//   --statsd-readers N meshlens' statsd.udp_readers (default 1: the collector reads the socket itself)
+//   --statsd-receive-buffer S  meshlens' statsd.udp_receive_buffer (default 8MiB; the kernel caps it at
+//                      net.core.rmem_max, doubled)
 //   --rw-namespaces N  bookinfo copies in the remote-write load (default 100, 329 Istio series each)
 //   --rw-rounds N      remote-write rounds of every series (default 6: a baseline, then 5 increases)
 //   --rw-series N      series (1 sample each) per WriteRequest (default 2,000, Prometheus' max_samples_per_send)
@@ -58,6 +61,8 @@ const { values: opts } = parseArgs({
     'statsd-seconds': { type: 'string', default: '5' },
     'statsd-namespaces': { type: 'string', default: '100' },
     'statsd-threads': { type: 'string', default: '2' },
+    'statsd-readers': { type: 'string', default: '1' },
+    'statsd-receive-buffer': { type: 'string', default: '8MiB' },
     'rw-namespaces': { type: 'string', default: '100' },
     'rw-rounds': { type: 'string', default: '6' },
     'rw-series': { type: 'string', default: '2000' },
@@ -238,7 +243,7 @@ const zipkin: Scenario = {
 
 const kit = { log, resultRow, rawInsert, profileDir: opts.profile };
 const statsd: Scenario = statsdScenario(kit, {
-  rates: opts['statsd-rates'].split(',').map(Number), stepSeconds: Number(opts['statsd-seconds']), namespaces: Number(opts['statsd-namespaces']), threads: Number(opts['statsd-threads']),
+  rates: opts['statsd-rates'].split(',').map(Number), stepSeconds: Number(opts['statsd-seconds']), namespaces: Number(opts['statsd-namespaces']), threads: Number(opts['statsd-threads']), readers: Number(opts['statsd-readers']), receiveBuffer: opts['statsd-receive-buffer'],
 });
 
 const remoteWrite: Scenario = remoteWriteScenario(kit, {

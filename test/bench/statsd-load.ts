@@ -20,6 +20,7 @@ import { identifySender } from '../../collector/statsd/identity.ts';
 import { parseLine } from '../../collector/statsd/line.ts';
 import type { GraphEdge } from '../../query/service-graph.ts';
 import { ownMetric } from '../helpers/meshlens.ts';
+import { REPORT_MS } from '../../collector/receivers/statsd-readers.ts';
 import { type Meshlens, type Measured, freePort, measure, processStats, startMeshlens, stopMeshlens } from './harness.ts';
 
 /** A datagram's payload at most: DogStatsD clients' default for UDP (a 1,500-byte MTU less IP/UDP headers). */
@@ -236,6 +237,10 @@ export interface StatsdBenchOptions {
   namespaces: number;
   /** Sender threads. */
   threads: number;
+  /** meshlens' statsd.udp_readers. */
+  readers: number;
+  /** meshlens' statsd.udp_receive_buffer. */
+  receiveBuffer: string;
 }
 
 /** The issue-5 target: StatsD lines per second over UDP with no loss inside the collector. */
@@ -269,14 +274,20 @@ async function receiverCounts(queryUrl: string): Promise<ReceiverCounts> {
   };
 }
 
-/** Waits until the socket's receive queue is empty and the receiver's datagram count stands still. */
-async function drained(queryUrl: string, port: number): Promise<void> {
+/**
+ * Waits until the socket's receive queue is empty and the receiver's datagram count has stood still for
+ * longer than UDP reader processes take to report theirs (REPORT_MS). Returns when it last moved (within
+ * the 100 ms it is polled at): the end of the reading.
+ */
+async function drained(queryUrl: string, port: number): Promise<number> {
   let last = -1;
+  let stillSinceMs = Date.now();
   for (let i = 0; i < 600; i++) {
     await new Promise((r) => setTimeout(r, 100));
     const queued = udpSocketStats(port)?.rxQueueBytes ?? 0;
     const datagrams = (await receiverCounts(queryUrl)).datagrams;
-    if (queued === 0 && datagrams === last) return;
+    if (queued !== 0 || datagrams !== last) stillSinceMs = Date.now();
+    else if (Date.now() - stillSinceMs > 2 * REPORT_MS) return stillSinceMs;
     last = datagrams;
   }
   throw new Error('the StatsD socket did not drain within 60 s');
@@ -287,19 +298,19 @@ export function statsdScenario<Row, Baseline>(kit: MeshBenchKit<Row, Baseline>, 
     name: 'statsd',
     async run(work) {
       const load = statsdLoad(options.namespaces);
-      kit.log(`statsd: ${load.datagrams.length} distinct datagrams of ${load.linesPerDatagram} lines (${Math.round(load.bytes / load.datagrams.length)} B, ${Math.round(load.bytes / load.datagrams.length / load.linesPerDatagram)} B per line, ${load.requestsPerDatagram} requests counted each), ${load.series.toLocaleString()} series, ${load.edges} edges; steps ${options.rates.map((r) => `${r / 1000}k`).join(', ')} lines/s × ${options.stepSeconds} s, ${options.threads} sender threads`);
+      kit.log(`statsd: ${load.datagrams.length} distinct datagrams of ${load.linesPerDatagram} lines (${Math.round(load.bytes / load.datagrams.length)} B, ${Math.round(load.bytes / load.datagrams.length / load.linesPerDatagram)} B per line, ${load.requestsPerDatagram} requests counted each), ${load.series.toLocaleString()} series, ${load.edges} edges; steps ${options.rates.map((r) => `${r / 1000}k`).join(', ')} lines/s × ${options.stepSeconds} s, ${options.threads} sender threads, ${options.readers} UDP reader process${options.readers === 1 ? ' (the collector itself)' : 'es'}`);
       const port = await freePort();
       const dataDir = join(work, 'statsd-e2e');
       const meshlens: Meshlens = await startMeshlens(dataDir, {
         profileDir: kit.profileDir,
-        env: { MESHLENS_SERVER_STATSD_PORT: String(port), MESHLENS_STATSD_FLUSH_INTERVAL: '1s', MESHLENS_GRAPH_FLUSH_INTERVAL: '2s' },
+        env: { MESHLENS_SERVER_STATSD_PORT: String(port), MESHLENS_STATSD_FLUSH_INTERVAL: '1s', MESHLENS_STATSD_UDP_READERS: String(options.readers), MESHLENS_STATSD_UDP_RECEIVE_BUFFER: options.receiveBuffer, MESHLENS_GRAPH_FLUSH_INTERVAL: '2s' },
       });
       const queryUrl = `http://127.0.0.1:${meshlens.queryPort}`;
       if (udpSocketStats(port) === undefined) throw new Error(`meshlens does not listen on 127.0.0.1:${port}/udp`);
       const receiveBufferBytes = socketReceiveBuffer(port);
       kit.log(`statsd: the receiver's UDP socket has a ${receiveBufferBytes === undefined ? '(unknown)' : `${(receiveBufferBytes / 1048576).toFixed(1)} MiB`} receive buffer (SO_RCVBUF as the kernel granted it; net.core.rmem_max ${readFileSync('/proc/sys/net/core/rmem_max', 'utf8').trim()})`);
       const startedMs = Date.now();
-      const steps: Array<{ rate: number; sent: Sent; measured: Measured<Sent>; counts: ReceiverCounts; socketDrops: number; snmp: { inErrors: number; rcvbufErrors: number } }> = [];
+      const steps: Array<{ rate: number; sent: Sent; measured: Measured<Sent & { drainSeconds: number }>; counts: ReceiverCounts; socketDrops: number; snmp: { inErrors: number; rcvbufErrors: number } }> = [];
       let totalDatagrams = 0;
       for (const rate of options.rates) {
         const before = await receiverCounts(queryUrl);
@@ -308,8 +319,9 @@ export function statsdScenario<Row, Baseline>(kit: MeshBenchKit<Row, Baseline>, 
         const datagramsPerSecond = rate / load.linesPerDatagram;
         const measured = await measure(meshlens, async () => {
           const sent = await sendAtRate(port, load, datagramsPerSecond, options.stepSeconds, options.threads);
-          await drained(queryUrl, port);
-          return sent;
+          const sendEndMs = Date.now();
+          const drainSeconds = Math.max(0, (await drained(queryUrl, port)) - sendEndMs) / 1000;
+          return { ...sent, drainSeconds };
         });
         const after = await receiverCounts(queryUrl);
         const snmpAfter = udpKernelErrors();
@@ -324,7 +336,7 @@ export function statsdScenario<Row, Baseline>(kit: MeshBenchKit<Row, Baseline>, 
         steps.push(step);
         totalDatagrams += counts.datagrams;
         const lost = measured.result.datagrams - counts.datagrams;
-        kit.log(`statsd: offered ${rate.toLocaleString()} lines/s: sent ${(measured.result.datagrams * load.linesPerDatagram / measured.result.seconds / 1000).toFixed(0)}k lines/s, the collector took ${counts.metricLines.toLocaleString()} lines (${counts.ignored.toLocaleString()} of them ignored as no edge stat; ${(counts.metricLines / measured.seconds / 1000).toFixed(0)}k/s incl. drain), kernel dropped ${lost} of ${measured.result.datagrams} datagrams (socket drops ${step.socketDrops}, snmp RcvbufErrors ${step.snmp.rcvbufErrors}), in-collector: ${counts.dropped} dropped, ${counts.malformed} malformed; CPU ${measured.cpuSeconds.toFixed(1)} s, peak RSS ${measured.peakRssMiB.toFixed(0)} MiB`);
+        kit.log(`statsd: offered ${rate.toLocaleString()} lines/s: sent ${(measured.result.datagrams * load.linesPerDatagram / measured.result.seconds / 1000).toFixed(0)}k lines/s, the collector took ${counts.metricLines.toLocaleString()} lines (${counts.ignored.toLocaleString()} of them ignored as no edge stat; ${(counts.metricLines / (measured.result.seconds + measured.result.drainSeconds) / 1000).toFixed(0)}k/s over the ${measured.result.seconds.toFixed(1)} s of sending and the ${measured.result.drainSeconds.toFixed(1)} s the socket took to drain after), kernel dropped ${lost} of ${measured.result.datagrams} datagrams (socket drops ${step.socketDrops}, snmp RcvbufErrors ${step.snmp.rcvbufErrors}), in-collector: ${counts.dropped} dropped, ${counts.malformed} malformed; CPU ${measured.cpuSeconds.toFixed(1)} s, peak RSS ${measured.peakRssMiB.toFixed(0)} MiB`);
         // Past saturation the kernel drops most of what comes: more steps tell nothing new.
         if (lost > 0.5 * measured.result.datagrams) break;
       }
@@ -363,6 +375,7 @@ export function statsdScenario<Row, Baseline>(kit: MeshBenchKit<Row, Baseline>, 
           `${reached} datagrams counted × ${load.linesPerDatagram} = ${step.counts.metricLines} metric lines taken (${step.counts.ignored} of them ignored as no edge stat; ${step.counts.dropped} dropped, ${step.counts.malformed} malformed); kernel dropped ${kernelLoss} of ${step.sent.datagrams} sent (socket drops ${step.socketDrops}); graph (whole run): ${requests} requests = ${totalDatagrams} datagrams × ${load.requestsPerDatagram}`,
           {
             offeredLinesPerSecond: step.rate, sentLinesPerSecond: Math.round((step.sent.datagrams * load.linesPerDatagram) / step.sent.seconds), sendErrors: step.sent.errors,
+            takenLinesPerSecond: Math.round(step.counts.metricLines / (step.measured.result.seconds + step.measured.result.drainSeconds)), drainSeconds: step.measured.result.drainSeconds,
             datagramsSent: step.sent.datagrams, datagramsCounted: reached, kernelDroppedDatagrams: kernelLoss, socketDrops: step.socketDrops, snmpUdp: step.snmp,
             inCollectorLostLines: inCollectorLoss, linesPerDatagram: load.linesPerDatagram, series: load.series, edges: load.edges, target: STATSD_TARGET_LINES_PER_SECOND,
             endToEndPeakRssMiB: Math.round(peakRssMiB), receiveBufferBytes,

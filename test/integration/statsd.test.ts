@@ -8,6 +8,7 @@
 // /api/v1/latency; garbage among good lines; TCP backpressure and UDP drops past statsd.max_series; and a
 // clean stop that flushes what was received.
 import assert from 'node:assert/strict';
+import cluster from 'node:cluster';
 import { type Socket as UdpSocket, createSocket } from 'node:dgram';
 import { connect } from 'node:net';
 import { Writable } from 'node:stream';
@@ -276,13 +277,13 @@ describe('series bound, backpressure and stop (a second receiver on the same edg
   /** Lines for `count` distinct destinations (one series each) in namespace `ns`. */
   const lines = (ns: string, count: number) => Array.from({ length: count }, (_, i) => `envoy.cluster.outbound|80||svc${i}.${ns}.svc.cluster.local.upstream_rq_200:1|c`);
 
-  async function receiver(options: { maxSeries: number; flushIntervalMs: number }) {
+  async function receiver(options: { maxSeries: number; flushIntervalMs: number; udpReaders?: number }) {
     const metrics = new CollectorMetrics({ processMetrics: false });
     const statsd = new StatsdReceiver(meshlens.running.collector!.edges, metrics, createLogger('warn'), {
       host: '127.0.0.1', port: 0, senders: { '127.0.0.1': { workload: 'client', namespace: 'bound' } }, ...options,
     });
     await statsd.start();
-    const value = async (name: 'statsdLines' | 'statsdTcpPauses', labels: Record<string, string> = {}) =>
+    const value = async (name: 'statsdLines' | 'statsdTcpPauses' | 'statsdPackets', labels: Record<string, string> = {}) =>
       (await metrics[name].get()).values.filter((v) => Object.entries(labels).every(([k, l]) => v.labels[k as never] === l)).reduce((n, v) => n + v.value, 0);
     return { statsd, value };
   }
@@ -350,3 +351,73 @@ describe('series bound, backpressure and stop (a second receiver on the same edg
     assert.deepEqual(edges.map((e) => [e.target, e.requests]).sort(), [['stopping/svc0', 1], ['stopping/svc1', 1]]);
   });
 });
+
+describe('UDP read by several processes (statsd.udp_readers)', () => {
+  const readerPids = () =>
+    Object.values(cluster.workers ?? {})
+      .filter((worker) => worker !== undefined && !worker.isDead())
+      .map((worker) => worker!.process.pid);
+
+  async function readers(options: { flushIntervalMs: number; maxSeries?: number }) {
+    const metrics = new CollectorMetrics({ processMetrics: false });
+    const statsd = new StatsdReceiver(meshlens.running.collector!.edges, metrics, createLogger('warn'), {
+      host: '127.0.0.1', port: 0, senders: { '127.0.0.1': { workload: 'client', namespace: 'readers' } }, maxSeries: options.maxSeries ?? 10_000, flushIntervalMs: options.flushIntervalMs, udpReaders: 3,
+    });
+    await statsd.start();
+    const value = async (name: 'statsdLines' | 'statsdPackets', labels: Record<string, string> = {}) =>
+      (await metrics[name].get()).values.filter((v) => Object.entries(labels).every(([k, l]) => v.labels[k as never] === l)).reduce((n, v) => n + v.value, 0);
+    return { statsd, value };
+  }
+
+  /** Datagrams of one proxy's flush: per-code counters in one, the total and a garbage line in another. */
+  const byCode = (ns: string, target: number, ok: number, failed: number) =>
+    `envoy.cluster.outbound|80||svc${target}.${ns}.svc.cluster.local.upstream_rq_200:${ok}|c\nenvoy.cluster.outbound|80||svc${target}.${ns}.svc.cluster.local.upstream_rq_503:${failed}|c`;
+  const total = (ns: string, target: number, requests: number) => `envoy.cluster.outbound|80||svc${target}.${ns}.svc.cluster.local.upstream_rq_total:${requests}|c\nnot a statsd line`;
+
+  it("every datagram is read once by one of three processes; one proxy's stats, spread over them, are counted once", async () => {
+    const { statsd, value } = await readers({ flushIntervalMs: 150 });
+    try {
+      assert.equal(readerPids().length, 3, 'three reader processes run');
+      const socket = await udpFrom('127.0.0.1');
+      const rounds = 400;
+      for (let i = 0; i < rounds; i++) {
+        // The counters by code and the total describe the same calls: read together they are 3 requests, not 6.
+        await sendDatagram(socket, byCode('spread', i % 4, 2, 1), statsd.port);
+        await sendDatagram(socket, total('spread', i % 4, 3), statsd.port);
+        if (i % 50 === 0) await new Promise((r) => setTimeout(r, 5));
+      }
+      socket.close();
+      const edges = await graphEdgesUntil(meshlens.queryUrl, 'statsd', 'spread', (e) => e.reduce((n, edge) => n + edge.requests, 0) >= rounds * 3 && e.length === 4);
+      await new Promise((r) => setTimeout(r, 400));
+      const settled = await graphEdgesUntil(meshlens.queryUrl, 'statsd', 'spread', (e) => e.length === 4);
+      assert.deepEqual(
+        settled.map((e) => [e.target, e.requests, e.errors]).sort(),
+        [0, 1, 2, 3].map((t) => [`spread/svc${t}`, (rounds / 4) * 3, rounds / 4]),
+        `each call once (seen first: ${edges.map((e) => e.requests).join(', ')})`,
+      );
+      for (let i = 0; i < 50 && (await value('statsdPackets')) < rounds * 2; i++) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(await value('statsdPackets', { receiver: 'statsd-udp' }), rounds * 2, "the readers' packet counts reach the receiver's metrics");
+      assert.equal(await value('statsdLines', { receiver: 'statsd-udp', result: 'metric' }), rounds * 3);
+      assert.equal(await value('statsdLines', { receiver: 'statsd-udp', result: 'malformed' }), rounds, 'bad lines are counted, the good ones beside them still count');
+    } finally {
+      await statsd.stop();
+    }
+    assert.equal(readerPids().length, 0, 'stop ends every reader process');
+  });
+
+  it('stop hands over what the readers hold (a minute-long interval), and a reader that dies is replaced', async () => {
+    const { statsd, value } = await readers({ flushIntervalMs: 60_000 });
+    const socket = await udpFrom('127.0.0.1');
+    const [first] = readerPids();
+    process.kill(first!, 'SIGKILL');
+    for (let i = 0; i < 100 && (readerPids().length < 3 || readerPids().includes(first!)); i++) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(readerPids().length, 3, 'the killed reader was replaced');
+    for (let i = 0; i < 60; i++) await sendDatagram(socket, byCode('held', i % 3, 1, 0), statsd.port);
+    socket.close();
+    for (let i = 0; i < 100 && (await value('statsdLines', { result: 'metric' })) < 120; i++) await new Promise((r) => setTimeout(r, 20));
+    await statsd.stop();
+    const edges = await graphEdgesUntil(meshlens.queryUrl, 'statsd', 'held', (e) => e.length >= 3);
+    assert.deepEqual(edges.map((e) => [e.target, e.requests]).sort(), [['held/svc0', 20], ['held/svc1', 20], ['held/svc2', 20]]);
+  });
+});
+
