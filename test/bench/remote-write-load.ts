@@ -20,7 +20,7 @@ import { EdgeMinutes } from '../../collector/service-graph/edge-rows.ts';
 import type { GraphEdge } from '../../query/service-graph.ts';
 import { ENVOY_BOUNDS_MS, type IstioCall, type Workload, histogramSamples, istioLabels, istioRequests, workloadName } from '../helpers/mesh-series.ts';
 import { ownMetric } from '../helpers/meshlens.ts';
-import { freePort, measure, startMeshlens, stopMeshlens } from './harness.ts';
+import { freePort, measure, processStats, startMeshlens, stopMeshlens } from './harness.ts';
 import type { MeshBenchKit } from './statsd-load.ts';
 
 /** The issue-5 target. */
@@ -211,8 +211,12 @@ export function remoteWriteEdgeRows(load: RemoteWriteLoad): { body: Buffer; rows
   return { body: drained?.body ?? Buffer.alloc(0), rows: drained?.rows ?? 0, requests };
 }
 
-/** Each shard POSTs its requests one after another over its keep-alive connection; every answer must be 204. */
-export async function writeAll(port: number, shards: Buffer[][], version: RemoteWriteVersion = 1): Promise<{ acknowledged: number }> {
+/**
+ * Each shard POSTs its requests one after another over its keep-alive connection; every answer must be 204.
+ * With `rounds`, each shard's requests are that many rounds of equal length, and `onRound` is called as
+ * the last shard finishes each round.
+ */
+export async function writeAll(port: number, shards: Buffer[][], version: RemoteWriteVersion = 1, rounds = 1, onRound: (round: number) => void = () => {}): Promise<{ acknowledged: number }> {
   const agent = new Agent({ keepAlive: true, maxSockets: shards.length });
   const headers =
     version === 2
@@ -229,11 +233,14 @@ export async function writeAll(port: number, shards: Buffer[][], version: Remote
       req.end(body);
     });
   let acknowledged = 0;
+  const shardsDone = new Array<number>(rounds).fill(0);
   const sender = async (bodies: Buffer[]) => {
-    for (const body of bodies) {
-      const { status, text } = await post(body);
+    const perRound = bodies.length / rounds;
+    for (let i = 0; i < bodies.length; i++) {
+      const { status, text } = await post(bodies[i]!);
       if (status !== 204) throw new Error(`POST /api/v1/write answered ${status}: ${text}`);
       acknowledged++;
+      if ((i + 1) % perRound === 0 && ++shardsDone[(i + 1) / perRound - 1]! === shards.length) onRound((i + 1) / perRound - 1);
     }
   };
   await Promise.all(shards.map(sender));
@@ -276,7 +283,19 @@ export function remoteWriteScenario<Row, Baseline>(kit: MeshBenchKit<Row, Baseli
         env: { MESHLENS_SERVER_OTLP_HTTP_PORT: String(httpPort), MESHLENS_GRAPH_FLUSH_INTERVAL: '2s', MESHLENS_LIMITS_LABEL_CARDINALITY: String(Math.max(200_000, load.seriesPerRound * 2)) },
       });
       const queryUrl = `http://127.0.0.1:${meshlens.queryPort}`;
-      const measured = await measure(meshlens, () => writeAll(httpPort, load.shards, version));
+      // The first round is every series' first sight (a Prometheus starting to forward); the rest is what a
+      // forwarding Prometheus sends from then on, timed apart.
+      let firstRound = { atMs: 0, cpuSeconds: 0 };
+      const measured = await measure(meshlens, () =>
+        writeAll(httpPort, load.shards, version, load.rounds, (round) => {
+          if (round === 0) firstRound = { atMs: performance.now(), cpuSeconds: processStats(meshlens.child.pid!).cpuSeconds };
+        }),
+      );
+      const endCpuSeconds = processStats(meshlens.child.pid!).cpuSeconds;
+      const steadySeconds = (performance.now() - firstRound.atMs) / 1000;
+      const steadySamples = load.samples - load.seriesPerRound;
+      const steady = { samplesPerSecond: Math.round(steadySamples / steadySeconds), cpuSecondsPer100k: Math.round(((endCpuSeconds - firstRound.cpuSeconds) / steadySamples) * 1e7) / 100, seconds: Math.round(steadySeconds * 100) / 100 };
+      kit.log(`remote-write ${version}.0: first round (every series new) ${((measured.seconds - steadySeconds)).toFixed(2)} s; the ${load.rounds - 1} rounds after it: ${steady.samplesPerSecond.toLocaleString()} samples/s, ${steady.cpuSecondsPer100k} CPU s per 100k`);
       if (measured.result.acknowledged !== load.requests) throw new Error(`${measured.result.acknowledged} of ${load.requests} requests acknowledged`);
 
       const series = await ownMetric(queryUrl, 'meshlens_remote_write_series_total');
@@ -297,7 +316,7 @@ export function remoteWriteScenario<Row, Baseline>(kit: MeshBenchKit<Row, Baseli
         kit.resultRow(`remote-write ${version}.0, ${options.seriesPerRequest} series/request, ${options.concurrency} in flight`, 'samples', load.samples, measured, [baseline],
           `${of('received')} samples received (/metrics: ${of('counted')} counted, ${of('baseline')} baseline, ${of('skipped')} skipped, 0 dropped), ${load.requests} × 204; graph edges sum to ${requests} requests = the load's increases`,
           {
-            requests: load.requests, seriesPerRequest: options.seriesPerRequest, concurrency: options.concurrency, rounds: load.rounds, seriesPerRound: load.seriesPerRound,
+            requests: load.requests, seriesPerRequest: options.seriesPerRequest, concurrency: options.concurrency, rounds: load.rounds, seriesPerRound: load.seriesPerRound, afterFirstRound: steady,
             bytesPerSample: Math.round(load.bytes / load.samples), version, edges: edges.length, target: REMOTE_WRITE_TARGET_SAMPLES_PER_SECOND,
           }),
       ];
