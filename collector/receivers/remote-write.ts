@@ -96,14 +96,31 @@ function readTimeSeriesFields(reader: Reader, decoded: DecodedSamples, names: Na
   }
 }
 
-/** The Sample fields from the reader's position to the end of its TimeSeries, skipped and counted. */
+/**
+ * The Sample fields from the reader's position to the end of its TimeSeries, skipped and counted. Fields of
+ * a one-byte length (every Label but the longest, every Sample) are stepped over in place: this runs for
+ * every series nobody reads, three in four of what a Prometheus server forwards.
+ */
 function samplesLeft(reader: Reader): number {
+  const raw = reader.buf;
+  const end = reader.end;
+  let position = reader.pos;
   let samples = 0;
-  while (reader.pos < reader.end) {
-    const tag = reader.uint32();
-    if (tag === SAMPLE) samples++;
-    reader.skip(tag & 7);
+  while (position < end) {
+    const tag = raw[position]!;
+    const length = raw[position + 1]!;
+    if ((tag === LABEL || tag === SAMPLE) && length < 0x80 && position + 1 < end) {
+      if (tag === SAMPLE) samples++;
+      position += 2 + length;
+      continue;
+    }
+    reader.pos = position;
+    const field = reader.uint32();
+    if (field === SAMPLE) samples++;
+    reader.skip(field & 7);
+    position = reader.pos;
   }
+  reader.pos = position;
   return samples;
 }
 
