@@ -222,11 +222,38 @@ function nodeNamesSql(table: 'edges_1h' | 'edges_1m', where: string, signal: Gra
 type NodeNames = Map<string, [name: string, namespace: string, version: string]>;
 
 /**
- * Node names for a window, read apart from the edges (from far fewer rows, and at the same time on another
- * engine session): from the hour rows overlapping it, which hold every edge of its minutes.
+ * Node names by id, per store, kept for NAMES_KEPT_MS: a node's id is made of its name, namespace and version,
+ * so what was read stays right, and a graph refreshed every few seconds (the UI, Grafana) asks for the same
+ * nodes again and again. Kept a minute, so a version learned later (`reviews-v2` seen first without one)
+ * shows within a minute.
  */
-async function readNodeNames(store: ClickHouseStore, rows: WindowRows, signal: GraphQuery['signal'], settings: string): Promise<NodeNames> {
-  return readNames(store, nodeNamesSql('edges_1h', rows.nameHours, signal, settings));
+const knownNamesByStore = new WeakMap<ClickHouseStore, { names: NodeNames; readAtMs: number }>();
+const NAMES_KEPT_MS = 60_000;
+const MAX_KNOWN_NAMES = 200_000;
+/** Past this many unknown nodes their names are read for the whole window rather than listed by id. */
+const MAX_IDS_LISTED = 2_000;
+
+/**
+ * Names of the nodes `ids`: those not known yet are read from the hour rows overlapping the window (which
+ * hold every edge of its minutes) and, only when the retention has dropped an hour but not yet its minutes,
+ * from the minutes.
+ */
+async function namesOf(store: ClickHouseStore, ids: readonly string[], rows: WindowRows, signal: GraphQuery['signal'], settings: string): Promise<NodeNames> {
+  let known = knownNamesByStore.get(store);
+  if (known === undefined || Date.now() - known.readAtMs > NAMES_KEPT_MS || known.names.size + ids.length > MAX_KNOWN_NAMES) {
+    knownNamesByStore.set(store, (known = { names: new Map(), readAtMs: Date.now() }));
+  }
+  const { names } = known;
+  const missing = ids.filter((id) => !names.has(id));
+  if (missing.length > 0) {
+    const listed = missing.length <= MAX_IDS_LISTED ? missing : undefined;
+    for (const [id, n] of await readNames(store, nodeNamesSql('edges_1h', rows.nameHours, signal, settings, listed))) names.set(id, n);
+    const unnamed = missing.filter((id) => !names.has(id));
+    if (unnamed.length > 0 && rows.nameMinutes) {
+      for (const [id, n] of await readNames(store, nodeNamesSql('edges_1m', rows.nameMinutes, signal, settings, unnamed))) names.set(id, n);
+    }
+  }
+  return names;
 }
 
 async function readNames(store: ClickHouseStore, sql: string): Promise<NodeNames> {
@@ -318,8 +345,8 @@ interface NodeTally {
 
 export async function readServiceGraph(store: ClickHouseStore, q: GraphQuery): Promise<ServiceGraph> {
   const window = windowRows(q.startMs, q.endMs, await tenMinutesCompleteFrom(store));
-  // The embedded engine shares the process's cores with ingest: one thread per query, the edges and the names
-  // read side by side (measured: less CPU, and no slower, than the default of a thread per core).
+  // The embedded engine shares the process's cores with ingest: one thread per query (measured: less CPU,
+  // and no slower, than the default of a thread per core).
   const settings = store.mode === 'embedded' ? ' SETTINGS max_threads = 1' : '';
   const seconds = Math.max(1, (q.endMs - q.startMs) / 1000);
   const tallies = new Map<string, NodeTally>();
@@ -354,13 +381,9 @@ export async function readServiceGraph(store: ClickHouseStore, q: GraphQuery): P
     if (first !== undefined && (first[0] !== row[0] || first[1] !== row[1])) finishPair();
     pairRows.push(row);
   });
-  const [, names] = await Promise.all([readEdges, readNodeNames(store, window, q.signal, settings)]);
+  await readEdges;
   finishPair();
-  // Only when the retention has dropped an hour but not yet its minutes can a node be missing there.
-  const unnamed = [...tallies.keys()].filter((id) => !names.has(id));
-  if (unnamed.length > 0 && window.nameMinutes) {
-    for (const [id, n] of await readNames(store, nodeNamesSql('edges_1m', window.nameMinutes, q.signal, settings, unnamed))) names.set(id, n);
-  }
+  const names = await namesOf(store, [...tallies.keys()], window, q.signal, settings);
   let nodeList = [...tallies].map(([id, t]): GraphNode => {
     // (A node without a name can only be a race with the retention dropping the window meanwhile.)
     const [name, namespace, version] = names.get(id) ?? [id, '', ''];
