@@ -44,7 +44,6 @@ export interface StatsdReceiverOptions {
 
 type StatsdReceiverName = 'statsd-udp' | 'statsd-tcp';
 
-export { MAX_LINE_LENGTH };
 /** Asked of the kernel for the UDP socket unless configured (capped by net.core.rmem_max): bursts wait there. */
 const UDP_RECEIVE_BUFFER_BYTES = 8 * 1024 * 1024;
 /** Tries at finding a port free for both UDP and TCP when server.statsd_port is 0. */
@@ -313,12 +312,13 @@ export class StatsdReceiver {
     return this.flushing;
   }
 
-  private async flushInterval(lastSeries: readonly AggregatedSeries[] = []): Promise<void> {
+  /** One flush; `readerSeries`: the UDP readers' series when already in hand (at stop), else asked for. */
+  private async flushInterval(readerSeries?: readonly AggregatedSeries[]): Promise<void> {
     // The readers' series, asked for first: the lines counted up to their answers belong to this interval.
-    const readerSeries = this.readers !== undefined && lastSeries.length === 0 ? await this.readers.collect() : [];
+    const fromReaders = readerSeries ?? (this.readers !== undefined ? await this.readers.collect() : []);
     this.report();
     const series = this.aggregator.drain();
-    series.push(...readerSeries, ...lastSeries);
+    series.push(...fromReaders);
     this.metrics.statsdFlushes.inc();
     if (series.length > 0) {
       const increments = statsdIncrements(series, this.identify, BigInt(Date.now()) * 1_000_000n);
@@ -350,7 +350,7 @@ export class StatsdReceiver {
     // What the UDP readers still held comes with their last word; held TCP lines need room: flush until
     // every connection's lines are taken.
     await this.flushInterval(await udpClosed);
-    while ([...this.paused].some((sender) => sender.held !== null)) await this.flushInterval();
+    while ([...this.paused].some((sender) => sender.held !== null)) await this.flushInterval([]);
     await tcpClosed;
   }
 }
