@@ -378,6 +378,13 @@ describe('UDP read by several processes (statsd.udp_readers)', () => {
     const { statsd, value } = await readers({ flushIntervalMs: 150 });
     try {
       assert.equal(readerPids().length, 3, 'three reader processes run');
+      // What each reader says it read, heard beside the receiver.
+      const packetsByReader = new Map<number, number>();
+      for (const worker of Object.values(cluster.workers ?? {})) {
+        worker!.on('message', (message: { counts?: { packets: number } }) => {
+          if (message.counts) packetsByReader.set(worker!.process.pid!, (packetsByReader.get(worker!.process.pid!) ?? 0) + message.counts.packets);
+        });
+      }
       const socket = await udpFrom('127.0.0.1');
       const rounds = 400;
       for (let i = 0; i < rounds; i++) {
@@ -397,6 +404,7 @@ describe('UDP read by several processes (statsd.udp_readers)', () => {
       );
       for (let i = 0; i < 50 && (await value('statsdPackets')) < rounds * 2; i++) await new Promise((r) => setTimeout(r, 20));
       assert.equal(await value('statsdPackets', { receiver: 'statsd-udp' }), rounds * 2, "the readers' packet counts reach the receiver's metrics");
+      assert.ok([...packetsByReader.values()].filter((n) => n > 0).length >= 2, `the datagrams were read by several processes: ${[...packetsByReader.values()].join(', ')}`);
       assert.equal(await value('statsdLines', { receiver: 'statsd-udp', result: 'metric' }), rounds * 3);
       assert.equal(await value('statsdLines', { receiver: 'statsd-udp', result: 'malformed' }), rounds, 'bad lines are counted, the good ones beside them still count');
     } finally {
