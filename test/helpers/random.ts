@@ -1,14 +1,3 @@
 // Seeded pseudo-random numbers for tests and benchmarks: every run draws the same inputs, and a failing case
-// can be replayed from its seed.
-
-/** mulberry32: a small 32-bit generator with well-spread output; returns numbers in [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// can be replayed from its seed. The generator is the demo's (bin/demo.ts), which draws its traffic with it.
+export { seededRandom } from '../../bin/demo.ts';
