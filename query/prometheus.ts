@@ -79,7 +79,7 @@ function edgeTotals(graph: ServiceGraph): EdgeTotals[] {
     if (totals === undefined) byLabels.set(key, (totals = { labels, requests: 0, errors: 0, histograms: [] }));
     totals.requests += edge.requests;
     totals.errors += edge.errors;
-    const histogram = graph.latency.get(edge.id);
+    const histogram = graph.latency.get(edge);
     if (histogram !== undefined) totals.histograms.push(histogram);
   }
   return [...byLabels.values()];
