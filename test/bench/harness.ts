@@ -36,17 +36,12 @@ export interface Meshlens {
   queryPort: number;
 }
 
-/** The Node.js flags `npm start` runs meshlens with (package.json), so that the benchmarks measure what users run. */
-const START_NODE_FLAGS = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start
-  .split(' ')
-  .filter((word) => word.startsWith('--'));
-
 /** `env`: more MESHLENS_* settings for this process (e.g. MESHLENS_GRAPH_FLUSH_INTERVAL). */
 export async function startMeshlens(dataDir: string, options: { graph?: boolean; profileDir?: string | undefined; env?: Record<string, string> } = {}): Promise<Meshlens> {
   const { graph = true, profileDir } = options;
   const [grpcPort, httpPort, zipkinPort, queryPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const profile = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
-  const child = spawn(process.execPath, [...profile, ...START_NODE_FLAGS, join(ROOT, 'bin/meshlens.js'), 'all-in-one'], {
+  const child = spawn(process.execPath, [...profile, join(ROOT, 'bin/meshlens.js'), 'all-in-one'], {
     env: {
       ...process.env,
       MESHLENS_DATA_DIR: dataDir,
