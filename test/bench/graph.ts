@@ -8,13 +8,17 @@
 //                  the fill's time standing for "now", so a query can be changed and re-measured in seconds
 //   --skip-naive   skip the self-join over the span table (it takes most of a re-run's time)
 //   --rounds N     timed requests per window position (default 3: 30 per window), after one warm-up round
+//   --against REV  also measure git revision REV on the same store (a worktree of it, this node_modules),
+//                  alternating with this checkout over --compare-runs runs (default 6), each side first in
+//                  turn: on this machine whichever runs first in a pair is slower, so a fixed order lies
 //
 // The graph's cost on ingest is measured by `npm run bench:ingest` (withServiceGraph).
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { processStats, startMeshlens, stopMeshlens, timed, worker } from './harness.ts';
+import { ROOT, processStats, startMeshlens, stopMeshlens, timed, worker } from './harness.ts';
 
 const { values: opts } = parseArgs({
   options: {
@@ -24,6 +28,8 @@ const { values: opts } = parseArgs({
     data: { type: 'string' },
     'skip-naive': { type: 'boolean', default: false },
     rounds: { type: 'string', default: '3' },
+    against: { type: 'string' },
+    'compare-runs': { type: 'string', default: '6' },
   },
 });
 const log = (message: string) => process.stderr.write(`[bench:graph] ${message}\n`);
@@ -86,6 +92,67 @@ async function timedUrls(pid: number, urls: string[]): Promise<{ minMs: number; 
   return { minMs: at(0), medianMs: at(0.5), p95Ms: at(0.95), cpuMsPerRequest };
 }
 
+/** The API on a filled store, from a meshlens started from `root` (this checkout, or a worktree to compare with). */
+async function measureApi(dir: string, now: number, root = ROOT) {
+  const m = await startMeshlens(dir, { root });
+  const base = `http://127.0.0.1:${m.queryPort}`;
+  // Which rows a window reads depends on where it falls against the clock (whole hours from edges_1h, whole
+  // ten-minute blocks from edges_10m, the other minutes from edges_1m), so the ten runs end at ten
+  // consecutive minutes (and a second apart): every position within ten minutes.
+  const ends = Array.from({ length: 10 }, (_, i) => now - 10 * 60_000 - i * 61_000);
+  const graph = (hours: number) => ends.map((end) => `${base}/api/v1/service-graph?start=${end - hours * 3_600_000}&end=${end}`);
+  // A server in use answers the graph again and again (the UI and Grafana refresh it): measured warm, one
+  // round of every window first, then several rounds, so a burst of load on this shared machine moves the
+  // median less.
+  const rounds = (hours: number) => Array.from({ length: Number(opts.rounds) }, () => graph(hours)).flat();
+  await timedUrls(m.child.pid!, [...graph(1), ...graph(24)]);
+  const graph1h = await timedUrls(m.child.pid!, rounds(1));
+  const graph24h = await timedUrls(m.child.pid!, rounds(24));
+  const one = (await (await fetch(graph(1)[0]!)).json()) as { nodes: unknown[]; edges: Array<{ source: string; target: string }> };
+  const edge = one.edges[0]!;
+  const latency1h = await timed(`${base}/api/v1/latency?start=${ends[0]! - 3_600_000}&end=${ends[0]!}&source=${encodeURIComponent(edge.source)}&target=${encodeURIComponent(edge.target)}`, 10);
+  await stopMeshlens(m);
+  return {
+    graphFromRollup: { window1h: { ...graph1h, nodes: one.nodes.length, edges: one.edges.length }, window24h: graph24h },
+    latencyOneEdge1h: latency1h,
+  };
+}
+
+/**
+ * This checkout against git revision `rev` on the same store: runs alternate, and which side goes first
+ * alternates too. Reports each side's medians run by run and their mean.
+ */
+async function compare(dir: string, now: number, rev: string) {
+  const tree = mkdtempSync(join(tmpdir(), 'meshlens-bench-against-'));
+  execFileSync('git', ['-C', ROOT, 'worktree', 'add', '--detach', tree, rev], { stdio: 'ignore' });
+  try {
+    symlinkSync(join(ROOT, 'node_modules'), join(tree, 'node_modules'));
+    if (existsSync(join(ROOT, 'ui/dist')) && !existsSync(join(tree, 'ui/dist'))) symlinkSync(join(ROOT, 'ui/dist'), join(tree, 'ui/dist'));
+    const sides = { thisCheckout: ROOT, [rev]: tree };
+    const medians: Record<string, { window1h: number[]; window24h: number[]; cpu1h: number[] }> = {};
+    const runs = Number(opts['compare-runs']);
+    for (let run = 0; run < runs; run++) {
+      const order = Object.entries(sides);
+      if (run % 2 === 1) order.reverse();
+      for (const [name, root] of order) {
+        const { graphFromRollup: g } = await measureApi(dir, now, root);
+        const side = (medians[name] ??= { window1h: [], window24h: [], cpu1h: [] });
+        side.window1h.push(g.window1h.medianMs);
+        side.window24h.push(g.window24h.medianMs);
+        side.cpu1h.push(g.window1h.cpuMsPerRequest);
+        log(`run ${run + 1}/${runs} ${name}: 1 h median ${g.window1h.medianMs} ms, 24 h ${g.window24h.medianMs} ms`);
+      }
+    }
+    const mean = (xs: number[]) => Math.round((xs.reduce((a, b) => a + b, 0) / xs.length) * 10) / 10;
+    return Object.fromEntries(
+      Object.entries(medians).map(([name, m]) => [name, { meanMedian1hMs: mean(m.window1h), meanMedian24hMs: mean(m.window24h), meanCpu1hMs: mean(m.cpu1h), runs: m }]),
+    );
+  } finally {
+    execFileSync('git', ['-C', ROOT, 'worktree', 'remove', '--force', tree], { stdio: 'ignore' });
+    rmSync(tree, { recursive: true, force: true });
+  }
+}
+
 async function main(): Promise<void> {
   const work = opts.data ? undefined : mkdtempSync(join(tmpdir(), 'meshlens-bench-graph-'));
   const dir = opts.data ?? join(work!, 'data');
@@ -103,32 +170,16 @@ async function main(): Promise<void> {
     }
 
     log('meshlens API');
-    const m = await startMeshlens(dir);
-    const base = `http://127.0.0.1:${m.queryPort}`;
-    // Which rows a window reads depends on where it falls against the clock (whole hours from edges_1h, whole
-    // ten-minute blocks from edges_10m, the other minutes from edges_1m), so the ten runs end at ten
-    // consecutive minutes (and a second apart): every position within ten minutes.
-    const ends = Array.from({ length: 10 }, (_, i) => now - 10 * 60_000 - i * 61_000);
-    const graph = (hours: number) => ends.map((end) => `${base}/api/v1/service-graph?start=${end - hours * 3_600_000}&end=${end}`);
-    // A server in use answers the graph again and again (the UI and Grafana refresh it): measured warm, one
-    // round of every window first, then several rounds, so a burst of load on this shared machine moves the
-    // median less.
-    const rounds = (hours: number) => Array.from({ length: Number(opts.rounds) }, () => graph(hours)).flat();
-    await timedUrls(m.child.pid!, [...graph(1), ...graph(24)]);
-    const graph1h = await timedUrls(m.child.pid!, rounds(1));
-    const graph24h = await timedUrls(m.child.pid!, rounds(24));
-    const one = (await (await fetch(graph(1)[0]!)).json()) as { nodes: unknown[]; edges: Array<{ source: string; target: string }> };
-    const edge = one.edges[0]!;
-    const latency1h = await timed(`${base}/api/v1/latency?start=${ends[0]! - 3_600_000}&end=${ends[0]!}&source=${encodeURIComponent(edge.source)}&target=${encodeURIComponent(edge.target)}`, 10);
-    await stopMeshlens(m);
-
+    const api = await measureApi(dir, now);
+    const comparison = opts.against ? await compare(dir, now, opts.against) : undefined;
     console.log(
       JSON.stringify(
         {
           store: { spans: filled.spans, services: filled.services, edges: filled.edges, fillSeconds: filled.fillSeconds, edgeRows: filled.edgeRows },
-          graphFromRollup: { window1h: { ...graph1h, nodes: one.nodes.length, edges: one.edges.length }, window24h: graph24h },
-          latencyOneEdge1h: latency1h,
+          graphFromRollup: api.graphFromRollup,
+          latencyOneEdge1h: api.latencyOneEdge1h,
           ...(naive1h && naive24h ? { naiveSelfJoinOverSpans: { window1h: naive1h, window24h: naive24h } } : {}),
+          ...(comparison ? { comparison } : {}),
         },
         null,
         2,

@@ -37,11 +37,15 @@ export interface Meshlens {
 }
 
 /** `env`: more MESHLENS_* settings for this process (e.g. MESHLENS_GRAPH_FLUSH_INTERVAL). */
-export async function startMeshlens(dataDir: string, options: { graph?: boolean; profileDir?: string | undefined; env?: Record<string, string> } = {}): Promise<Meshlens> {
-  const { graph = true, profileDir } = options;
+/** `root`: the checkout to run meshlens from (bench:graph --against starts a worktree of another revision). */
+export async function startMeshlens(
+  dataDir: string,
+  options: { graph?: boolean; profileDir?: string | undefined; env?: Record<string, string>; root?: string } = {},
+): Promise<Meshlens> {
+  const { graph = true, profileDir, root = ROOT } = options;
   const [grpcPort, httpPort, zipkinPort, queryPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
   const profile = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
-  const child = spawn(process.execPath, [...profile, join(ROOT, 'bin/meshlens.js'), 'all-in-one'], {
+  const child = spawn(process.execPath, [...profile, join(root, 'bin/meshlens.js'), 'all-in-one'], {
     env: {
       ...process.env,
       MESHLENS_DATA_DIR: dataDir,
