@@ -10,7 +10,7 @@
 //   --rounds N     timed requests per window position (default 3: 30 per window), after one warm-up round
 //   --against REV  also measure git revision REV on the same store (a worktree of it, this node_modules),
 //                  alternating with this checkout over --compare-runs runs (default 6), each side first in
-//                  turn: on this machine whichever runs first in a pair is slower, so a fixed order lies
+//                  turn: on this machine whichever runs first in a pair is often slower, so a fixed order misleads
 //
 // The graph's cost on ingest is measured by `npm run bench:ingest` (withServiceGraph).
 import { execFileSync } from 'node:child_process';

@@ -36,8 +36,10 @@ export interface Meshlens {
   queryPort: number;
 }
 
-/** `env`: more MESHLENS_* settings for this process (e.g. MESHLENS_GRAPH_FLUSH_INTERVAL). */
-/** `root`: the checkout to run meshlens from (bench:graph --against starts a worktree of another revision). */
+/**
+ * `env`: more MESHLENS_* settings for this process (e.g. MESHLENS_GRAPH_FLUSH_INTERVAL); `root`: the checkout
+ * to run meshlens from (bench:graph --against starts a worktree of another revision).
+ */
 export async function startMeshlens(
   dataDir: string,
   options: { graph?: boolean; profileDir?: string | undefined; env?: Record<string, string>; root?: string } = {},
