@@ -143,8 +143,9 @@ if (step === 'raw-insert') {
   await store.exec('OPTIMIZE TABLE edges_1m FINAL');
   await store.exec('OPTIMIZE TABLE edges_10m FINAL');
   await store.exec('OPTIMIZE TABLE edges_1h FINAL');
+  await store.exec('OPTIMIZE TABLE edges_10m_parts FINAL');
   const rows = await store.query<{ table: string; rows: string }>(
-    `SELECT table, sum(rows) AS rows FROM system.parts WHERE active AND table IN ('edges_1m', 'edges_10m', 'edges_1h') GROUP BY table ORDER BY table`,
+    `SELECT table, sum(rows) AS rows FROM system.parts WHERE active AND table IN ('edges_1m', 'edges_10m', 'edges_1h', 'edges_10m_parts') GROUP BY table ORDER BY table`,
   );
   console.log(JSON.stringify({ seconds, rows }));
 } else if (step === 'naive-graph') {

@@ -1,7 +1,7 @@
 // The service graph read from the rollups (whole hours from edges_1h, whole ten-minute blocks from edges_10m,
-// the rest from edges_1m) must equal the graph counted from the minute rows alone, as it was before the
-// rollups were read: for windows spanning parts of hours, whole hours, ten-minute blocks, a few minutes, in
-// whatever time zone the engine runs. Registered by one test file per time zone (the engine takes its zone
+// the partial blocks at a window's ends from edges_10m_parts, the rest from edges_1m) must equal the graph
+// counted from the minute rows alone, as it was before the rollups were read: for windows spanning parts of
+// hours, whole hours, ten-minute blocks, a few minutes, in whatever time zone the engine runs. Registered by one test file per time zone (the engine takes its zone
 // from TZ once per process) and per way of talking to ClickHouse.
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
@@ -299,8 +299,10 @@ export function serviceGraphRollupSuite(label: string, open: (dir: string) => Cl
     };
 
     it('an empty store counts every rollup as complete', async () => {
-      const [coverage] = await store.query<{ from: string }>(`SELECT toUnixTimestamp(max(complete_from)) AS from FROM rollup_coverage WHERE rollup = 'edges_10m'`);
-      assert.equal(Number(coverage!.from), 0);
+      for (const rollup of ['edges_10m', 'edges_10m_parts']) {
+        const [coverage] = await store.query<{ from: string }>(`SELECT toUnixTimestamp(max(complete_from)) AS from FROM rollup_coverage WHERE rollup = '${rollup}'`);
+        assert.equal(Number(coverage!.from), 0, rollup);
+      }
     });
 
     it('1 h windows across two hours, ending at every minute of a quarter hour', async () => {
@@ -359,14 +361,30 @@ export function serviceGraphRollupSuite(label: string, open: (dir: string) => Cl
       const blockWindow = { startMs: block - 25 * MINUTE, endMs: block + 35 * MINUTE, signal: 'all' } as const;
       await probe('edges_10m', block);
       assert.equal(await probed(blockWindow), 1000, 'the block came from edges_10m');
+      // The window's partial blocks: its first 5 minutes, and its last 6 (it counts the minute its end falls in).
+      const probePart = (part: 'minute_to_end' | 'start_to_minute', time: number, requests: number) =>
+        store.exec(`INSERT INTO edges_10m_parts (part, minute, source_id, target_id, source_name, source_namespace, target_name, target_namespace, protocol, signal, requests, latency)
+          VALUES ('${part}', toDateTime(${time / 1000}), 'probe/a', 'probe/b', 'a', 'probe', 'b', 'probe', 'http', 'spans', ${requests}, ([500], [${requests}]))`);
+      await probePart('minute_to_end', blockWindow.startMs, 100);
+      await probePart('start_to_minute', blockWindow.endMs, 10);
+      assert.equal(await probed(blockWindow), 1110, 'the partial blocks came from edges_10m_parts, one row each');
       await probe('edges_1h', hour);
       // Where hours do not start on a ten-minute boundary (Asia/Kathmandu), hour rows are not used.
       assert.equal(await probed({ startMs: hour, endMs: hour + HOUR - 1, signal: 'all' }), hour % (10 * MINUTE) === 0 ? 1000 : undefined, 'the hour came from edges_1h');
 
-      // Blocks before the rollup was complete (a store that had minute rows when migration 6 ran) are counted
-      // from their minutes. That point is read once per store, hence another store on the same directory.
+      // Blocks before a rollup was complete (a store that had minute rows when migration 6 or 9 ran) are counted
+      // from their minutes. That point is read once per store, hence other stores on the same directory.
+      await store.exec(`INSERT INTO rollup_coverage (rollup, complete_from) VALUES ('edges_10m_parts', toDateTime(${(block + HOUR) / 1000}))`);
+      assert.equal(await probed(blockWindow), 1110, 'read once per store');
+      const partsLater = open(dir);
+      try {
+        assert.equal(await probed(blockWindow, partsLater), 1000, 'whole blocks from edges_10m, the partial ones from their minutes');
+        await check({ startMs: block - 2 * HOUR - 7 * MINUTE, endMs: block - HOUR - 7 * MINUTE, signal: 'all' }, partsLater);
+        await check({ startMs: block + HOUR + 3 * MINUTE, endMs: block + 2 * HOUR + 3 * MINUTE, signal: 'all' }, partsLater);
+      } finally {
+        await partsLater.close();
+      }
       await store.exec(`INSERT INTO rollup_coverage (rollup, complete_from) VALUES ('edges_10m', toDateTime(${(block + HOUR) / 1000}))`);
-      assert.equal(await probed(blockWindow), 1000, 'read once per store');
       const later = open(dir);
       try {
         assert.equal(await probed(blockWindow, later), undefined);
