@@ -12,10 +12,8 @@ import { type ClickHouseStore, sqlInt, sqlString } from '../collector/storage/st
  * in buckets; spans are usually sampled (weighted, so an estimate).
  */
 export const SIGNAL_PREFERENCE = ['envoy-als', 'otlp-logs', 'envoy-metrics', 'prometheus', 'otlp-metrics', 'statsd', 'spans'];
-export const preference = (signal: string) => {
-  const rank = SIGNAL_PREFERENCE.indexOf(signal);
-  return rank === -1 ? SIGNAL_PREFERENCE.length : rank;
-};
+const RANK_BY_SIGNAL = new Map(SIGNAL_PREFERENCE.map((signal, rank) => [signal, rank]));
+export const preference = (signal: string) => RANK_BY_SIGNAL.get(signal) ?? SIGNAL_PREFERENCE.length;
 
 export const SIGNALS = ['spans', 'envoy-als', 'envoy-metrics', 'statsd', 'prometheus', 'otlp-metrics', 'otlp-logs', 'all'] as const;
 
@@ -81,10 +79,14 @@ export function parseTime(value: string | undefined, name: string, fallback: num
   return parsed;
 }
 
-const round = (n: number, digits = 4) => Math.round(n * 10 ** digits) / 10 ** digits;
+const round = (n: number) => Math.round(n * 1e4) / 1e4;
 const QUANTILES = [0.5, 0.95, 0.99] as const;
 /** p50, p95 and p99 in ms, rounded to the µs; null when the histogram is empty. */
-const percentiles = (h: SparseHistogram) => sparseQuantiles(h, QUANTILES).map((v) => (v === null ? null : round(v, 3))) as [number | null, number | null, number | null];
+const percentiles = (h: SparseHistogram) => {
+  const values = sparseQuantiles(h, QUANTILES);
+  for (let i = 0; i < values.length; i++) if (values[i] !== null) values[i] = Math.round(values[i]! * 1e3) / 1e3;
+  return values as [number | null, number | null, number | null];
+};
 
 export interface GraphQuery {
   startMs: number;
@@ -166,35 +168,63 @@ function windowRows(startMs: number, endMs: number, coverage: RollupCoverage): W
   const hoursFit = fits(900, 3600);
   const blocksFit = fits(300, 600) && coverage.tenMinutes !== undefined;
   const partsFit = fits(300, 0) && coverage.blockParts !== undefined;
-  // Every minute is in some other set when the window surely crosses a block boundary and both rollups are
-  // complete from the block it starts in.
+  // What is known here need not be worked out by the engine (its planning is a good part of the query's time):
+  // whether the window is long enough to cross a block boundary, and whether each rollup is complete from the
+  // block the window starts in.
+  const crossesBoundary = last - first >= 600;
   const completeFromFirstBlock = (from: number | undefined) => from !== undefined && from <= first - 600;
-  const minutesNeeded = !(last - first >= 600 && completeFromFirstBlock(coverage.tenMinutes) && completeFromFirstBlock(coverage.blockParts));
+  const blocksComplete = completeFromFirstBlock(coverage.tenMinutes);
+  const partsComplete = completeFromFirstBlock(coverage.blockParts);
   // [hours_from, hours_to) and [blocks_from, blocks_to): the periods read from edges_1h and edges_10m (empty:
   // from = to); [window_first, head_to) and [tail_from, window_last): the partial blocks read from
   // edges_10m_parts (empty likewise).
-  const withClause = `WITH toDateTime(${sqlInt(first)}) AS window_first, toDateTime(${sqlInt(last)}) AS window_last,
-    toStartOfHour(window_first + 3599) AS first_hour, toStartOfHour(window_last) AS hours_end,
-    ${hoursFit ? 'first_hour < hours_end AND toStartOfTenMinutes(first_hour) = first_hour' : '0'} AS use_hours,
-    if(use_hours, first_hour, window_first) AS hours_from, if(use_hours, hours_end, window_first) AS hours_to,
-    toStartOfTenMinutes(window_first + 599) AS first_boundary, toStartOfTenMinutes(window_last) AS last_boundary,
-    toDateTime(${sqlInt(blocksFit ? coverage.tenMinutes! : NEVER)}) AS blocks_complete_from,
-    toStartOfTenMinutes(greatest(window_first, blocks_complete_from) + 599) AS first_block,
-    if(first_block < last_boundary, first_block, window_first) AS blocks_from, if(first_block < last_boundary, last_boundary, window_first) AS blocks_to,
-    toDateTime(${sqlInt(partsFit ? coverage.blockParts! : NEVER)}) AS parts_complete_from,
-    first_boundary <= last_boundary AND window_first < first_boundary AND first_boundary - 600 >= parts_complete_from AS use_head,
-    first_boundary <= last_boundary AND last_boundary < window_last AND last_boundary >= parts_complete_from AS use_tail,
-    if(use_head, first_boundary, window_first) AS head_to, if(use_tail, last_boundary, window_last) AS tail_from`;
+  const definitions = [
+    `toDateTime(${sqlInt(first)}) AS window_first`,
+    `toDateTime(${sqlInt(last)}) AS window_last`,
+    'toStartOfTenMinutes(window_first + 599) AS first_boundary',
+    'toStartOfTenMinutes(window_last) AS last_boundary',
+  ];
+  if (hoursFit) {
+    definitions.push(
+      'toStartOfHour(window_first + 3599) AS first_hour',
+      'toStartOfHour(window_last) AS hours_end',
+      'first_hour < hours_end AND toStartOfTenMinutes(first_hour) = first_hour AS use_hours',
+      'if(use_hours, first_hour, window_first) AS hours_from',
+      'if(use_hours, hours_end, window_first) AS hours_to',
+    );
+  }
+  const notInHours = (column: string) => (hoursFit ? ` AND NOT (${column} >= hours_from AND ${column} < hours_to)` : '');
+  if (blocksComplete) definitions.push('first_boundary AS blocks_from', 'last_boundary AS blocks_to');
+  else {
+    definitions.push(
+      `toDateTime(${sqlInt(blocksFit ? coverage.tenMinutes! : NEVER)}) AS blocks_complete_from`,
+      'toStartOfTenMinutes(greatest(window_first, blocks_complete_from) + 599) AS first_block',
+      'if(first_block < last_boundary, first_block, window_first) AS blocks_from',
+      'if(first_block < last_boundary, last_boundary, window_first) AS blocks_to',
+    );
+  }
+  const crosses = crossesBoundary ? '' : 'first_boundary <= last_boundary AND ';
+  if (partsComplete) {
+    definitions.push(`${crosses}window_first < first_boundary AS use_head`, `${crosses}last_boundary < window_last AS use_tail`);
+  } else {
+    definitions.push(
+      `toDateTime(${sqlInt(partsFit ? coverage.blockParts! : NEVER)}) AS parts_complete_from`,
+      `${crosses}window_first < first_boundary AND first_boundary - 600 >= parts_complete_from AS use_head`,
+      `${crosses}last_boundary < window_last AND last_boundary >= parts_complete_from AS use_tail`,
+    );
+  }
+  // Every minute is in some other set when the window crosses a block boundary and both rollups are complete.
+  const minutesNeeded = !(crossesBoundary && blocksComplete && partsComplete);
+  if (minutesNeeded) definitions.push('if(use_head, first_boundary, window_first) AS head_to', 'if(use_tail, last_boundary, window_last) AS tail_from');
   return {
-    with: withClause,
+    with: `WITH ${definitions.join(',\n    ')}`,
     hours: hoursFit ? 'hour >= hours_from AND hour < hours_to' : null,
-    tenMinutes: blocksFit ? 'ten_minute >= blocks_from AND ten_minute < blocks_to AND NOT (ten_minute >= hours_from AND ten_minute < hours_to)' : null,
+    tenMinutes: blocksFit ? `ten_minute >= blocks_from AND ten_minute < blocks_to${notInHours('ten_minute')}` : null,
     blockParts: partsFit
       ? "(part = 'minute_to_end' AND minute = window_first AND use_head) OR (part = 'start_to_minute' AND minute = window_last - 60 AND use_tail)"
       : null,
     minutes: minutesNeeded
-      ? 'minute >= head_to AND minute < tail_from' +
-        ' AND NOT (minute >= hours_from AND minute < hours_to) AND NOT (minute >= blocks_from AND minute < blocks_to)'
+      ? `minute >= head_to AND minute < tail_from${notInHours('minute')} AND NOT (minute >= blocks_from AND minute < blocks_to)`
       : null,
     nameHours: `hour >= toStartOfHour(toDateTime(${sqlInt(first)})) AND hour < toDateTime(${sqlInt(last)})`,
     nameMinutes: `minute >= toDateTime(${sqlInt(first)}) AND minute < toDateTime(${sqlInt(last)})`,
@@ -309,7 +339,7 @@ const hasBytes = (row: EdgeRow) => Number(row[12]) !== 0 || Number(row[13]) !== 
  * request counted once: its figures come from the pair's most complete signal (SIGNAL_PREFERENCE), whose rows
  * are returned with it; mTLS from any signal that knows.
  */
-function edgeFromRows(rows: readonly EdgeRow[], seconds: number): { edge: GraphEdge; latency: SparseHistogram; counted: EdgeRow[] } {
+function edgeFromRows(rows: readonly EdgeRow[], seconds: number): { edge: GraphEdge; latency: SparseHistogram; counted: readonly EdgeRow[] } {
   const [source, target, firstProtocol, firstSignal] = rows[0]!;
   let protocol = firstProtocol;
   let countedSignal = firstSignal;
@@ -323,7 +353,7 @@ function edgeFromRows(rows: readonly EdgeRow[], seconds: number): { edge: GraphE
     mtlsYes += Number(row[8]);
     mtlsNo += Number(row[9]);
   }
-  const counted = rows.filter((row) => row[3] === countedSignal);
+  const counted = rows.length === 1 ? rows : rows.filter((row) => row[3] === countedSignal);
   let requests = 0;
   let errors = 0;
   for (const row of counted) {
@@ -360,8 +390,8 @@ function edgeFromRows(rows: readonly EdgeRow[], seconds: number): { edge: GraphE
     // Any plaintext traffic makes the edge not mTLS; unknown when no signal said either way.
     mtls: mtlsNo > 0 ? false : mtlsYes > 0 ? true : null,
     signals: signals.sort(),
-    requestBytes: round(requestBytes, 0),
-    responseBytes: round(responseBytes, 0),
+    requestBytes: Math.round(requestBytes),
+    responseBytes: Math.round(responseBytes),
   };
   return { edge, latency, counted };
 }
