@@ -143,16 +143,22 @@ async function rollupCoverage(store: ClickHouseStore): Promise<RollupCoverage> {
 /**
  * The rows that add up to a window. Windows over 6 hours read the hourly rollup alone: the hours the window
  * touches, whole. Shorter ones count exactly the minutes from the one `startMs` falls in to the one `endMs`
- * falls in, as disjoint sets: the hours lying wholly inside from edges_1h, the other ten-minute blocks lying
- * wholly inside from edges_10m, the part of a block before the first whole one and after the last from
- * edges_10m_parts (one row per edge each), every other minute from edges_1m — each rollup only from where it
- * is complete (`coverage`: schema migrations 6 and 9). A 1 h window off the hour then reads about 7 rows per
- * edge instead of 61.
+ * falls in, as disjoint sets of rows; which ones depends on where the rollups are complete (`coverage`: schema
+ * migrations 6 and 9 record from when).
+ *
+ * - Where edges_10m_parts is complete (every window since migration 9) and the window is 10 minutes or longer:
+ *   the hours lying wholly inside from edges_1h, and all the rest from edges_10m_parts alone — the whole
+ *   ten-minute blocks, the part of a block before the first whole one (one row per edge) and after the last
+ *   (one more). A 1 h window off the hour reads ~7 rows per edge, from one table.
+ * - Otherwise (shorter windows, and on a store upgraded from before migration 9, windows older than it):
+ *   the hours lying wholly inside from edges_1h, the other whole blocks from edges_10m where it is complete,
+ *   every other minute from edges_1m.
  *
  * Hour and block boundaries are the server's own toStartOfHour / toStartOfTenMinutes, the functions that
  * filled the rollups, so the pieces fit in the server's time zone; where its hours do not start on a
  * ten-minute boundary (offsets of :45) no hour rows are used. Every time zone's boundaries fall on multiples
- * of 15 minutes (hours) and 5 minutes (blocks) of UTC, so a table that cannot contribute is left out here.
+ * of 15 minutes (hours) and 5 minutes (blocks) of UTC, so a table that cannot contribute is left out here,
+ * and so are conditions known here (the engine's planning is a good part of the query's time).
  */
 function windowRows(startMs: number, endMs: number, coverage: RollupCoverage): WindowRows {
   const startSeconds = Math.floor(startMs / 1000);
@@ -166,18 +172,7 @@ function windowRows(startMs: number, endMs: number, coverage: RollupCoverage): W
   const last = Math.floor(endSeconds / 60) * 60 + 60;
   const fits = (boundaryStep: number, length: number) => Math.ceil(first / boundaryStep) * boundaryStep + length <= last;
   const hoursFit = fits(900, 3600);
-  const blocksFit = fits(300, 600) && coverage.tenMinutes !== undefined;
-  const partsFit = fits(300, 0) && coverage.blockParts !== undefined;
-  // What is known here need not be worked out by the engine (its planning is a good part of the query's time):
-  // whether the window is long enough to cross a block boundary, and whether each rollup is complete from the
-  // block the window starts in.
-  const crossesBoundary = last - first >= 600;
-  const completeFromFirstBlock = (from: number | undefined) => from !== undefined && from <= first - 600;
-  const blocksComplete = completeFromFirstBlock(coverage.tenMinutes);
-  const partsComplete = completeFromFirstBlock(coverage.blockParts);
-  // [hours_from, hours_to) and [blocks_from, blocks_to): the periods read from edges_1h and edges_10m (empty:
-  // from = to); [window_first, head_to) and [tail_from, window_last): the partial blocks read from
-  // edges_10m_parts (empty likewise).
+  // [first_boundary, last_boundary): the whole blocks; [hours_from, hours_to): the whole hours (empty: from = to).
   const definitions = [
     `toDateTime(${sqlInt(first)}) AS window_first`,
     `toDateTime(${sqlInt(last)}) AS window_last`,
@@ -193,43 +188,46 @@ function windowRows(startMs: number, endMs: number, coverage: RollupCoverage): W
       'if(use_hours, hours_end, window_first) AS hours_to',
     );
   }
+  const hours = hoursFit ? 'hour >= hours_from AND hour < hours_to' : null;
   const notInHours = (column: string) => (hoursFit ? ` AND NOT (${column} >= hours_from AND ${column} < hours_to)` : '');
-  if (blocksComplete) definitions.push('first_boundary AS blocks_from', 'last_boundary AS blocks_to');
-  else {
-    definitions.push(
-      `toDateTime(${sqlInt(blocksFit ? coverage.tenMinutes! : NEVER)}) AS blocks_complete_from`,
-      'toStartOfTenMinutes(greatest(window_first, blocks_complete_from) + 599) AS first_block',
-      'if(first_block < last_boundary, first_block, window_first) AS blocks_from',
-      'if(first_block < last_boundary, last_boundary, window_first) AS blocks_to',
-    );
-  }
-  const crosses = crossesBoundary ? '' : 'first_boundary <= last_boundary AND ';
-  if (partsComplete) {
-    definitions.push(`${crosses}window_first < first_boundary AS use_head`, `${crosses}last_boundary < window_last AS use_tail`);
-  } else {
-    definitions.push(
-      `toDateTime(${sqlInt(partsFit ? coverage.blockParts! : NEVER)}) AS parts_complete_from`,
-      `${crosses}window_first < first_boundary AND first_boundary - 600 >= parts_complete_from AS use_head`,
-      `${crosses}last_boundary < window_last AND last_boundary >= parts_complete_from AS use_tail`,
-    );
-  }
-  // Every minute is in some other set when the window crosses a block boundary and both rollups are complete.
-  const minutesNeeded = !(crossesBoundary && blocksComplete && partsComplete);
-  if (minutesNeeded) definitions.push('if(use_head, first_boundary, window_first) AS head_to', 'if(use_tail, last_boundary, window_last) AS tail_from');
-  return {
-    with: `WITH ${definitions.join(',\n    ')}`,
-    hours: hoursFit ? 'hour >= hours_from AND hour < hours_to' : null,
-    tenMinutes: blocksFit ? `ten_minute >= blocks_from AND ten_minute < blocks_to${notInHours('ten_minute')}` : null,
-    blockParts: partsFit
-      ? "(part = 'minute_to_end' AND minute = window_first AND use_head) OR (part = 'start_to_minute' AND minute = window_last - 60 AND use_tail)"
-      : null,
-    minutes: minutesNeeded
-      ? `minute >= head_to AND minute < tail_from${notInHours('minute')} AND NOT (minute >= blocks_from AND minute < blocks_to)`
-      : null,
+  const names = {
     nameHours: `hour >= toStartOfHour(toDateTime(${sqlInt(first)})) AND hour < toDateTime(${sqlInt(last)})`,
     nameMinutes: `minute >= toDateTime(${sqlInt(first)}) AND minute < toDateTime(${sqlInt(last)})`,
   };
+
+  // A window of 10 minutes or more crosses a block boundary: first_boundary <= last_boundary.
+  if (last - first >= 600 && coverage.blockParts !== undefined && coverage.blockParts <= first - 600) {
+    return {
+      with: `WITH ${definitions.join(',\n    ')}`,
+      hours,
+      tenMinutes: null,
+      blockParts:
+        `(part = 'block' AND minute >= first_boundary AND minute < last_boundary${notInHours('minute')})` +
+        " OR (part = 'minute_to_end' AND minute = window_first AND window_first < first_boundary)" +
+        " OR (part = 'start_to_minute' AND minute = window_last - 60 AND last_boundary < window_last)",
+      minutes: null,
+      ...names,
+    };
+  }
+
+  // [blocks_from, blocks_to): the whole blocks read from edges_10m (empty: from = to).
+  const blocksFit = fits(300, 600) && coverage.tenMinutes !== undefined;
+  definitions.push(
+    `toDateTime(${sqlInt(blocksFit ? coverage.tenMinutes! : NEVER)}) AS blocks_complete_from`,
+    'toStartOfTenMinutes(greatest(window_first, blocks_complete_from) + 599) AS first_block',
+    'if(first_block < last_boundary, first_block, window_first) AS blocks_from',
+    'if(first_block < last_boundary, last_boundary, window_first) AS blocks_to',
+  );
+  return {
+    with: `WITH ${definitions.join(',\n    ')}`,
+    hours,
+    tenMinutes: blocksFit ? `ten_minute >= blocks_from AND ten_minute < blocks_to${notInHours('ten_minute')}` : null,
+    blockParts: null,
+    minutes: `minute >= window_first AND minute < window_last${notInHours('minute')} AND NOT (minute >= blocks_from AND minute < blocks_to)`,
+    ...names,
+  };
 }
+
 
 const EDGE_ROW_COLUMNS = 'source_id, target_id, protocol, signal, source_kind, target_kind, requests, errors, mtls_yes, mtls_no, latency, request_bytes, response_bytes';
 

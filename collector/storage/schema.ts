@@ -433,11 +433,13 @@ const MIGRATIONS: Migration[] = [
       // read minute by minute they were most of a 1 h window's rows (11 of 16 per edge). Here each minute
       // also stands for the two parts of its block it splits off: 'start_to_minute' sums the block from its
       // start through this minute (a window's last, partial block), 'minute_to_end' from this minute through
-      // the block's end (its first). A window then reads at most one row per edge for each partial block
-      // (bench:graph, 5,000 edges: 80k rows down to 35k; docs/performance.md). A minute row feeds up to nine
-      // of these (the whole block is edges_10m's), written by the view below as edges_1m is inserted.
+      // the block's end (its first). The whole blocks are here too ('block', at the block's start: what
+      // edges_10m holds), so that a window reads one table: at most one row per edge for each partial block,
+      // one per whole block (bench:graph, 5,000 edges: 80k rows from three tables down to 35k from one;
+      // docs/performance.md). A minute row feeds up to ten of these, written by the view below as edges_1m
+      // is inserted.
       `CREATE TABLE IF NOT EXISTS edges_10m_parts (
-        part Enum8('start_to_minute' = 1, 'minute_to_end' = 2),
+        part Enum8('start_to_minute' = 1, 'minute_to_end' = 2, 'block' = 3),
         ${edgeColumns('minute')},
         request_bytes SimpleAggregateFunction(sum, Float64),
         response_bytes SimpleAggregateFunction(sum, Float64)
@@ -446,15 +448,17 @@ const MIGRATIONS: Migration[] = [
       ORDER BY (part, minute, source_id, target_id, protocol, signal)
       ${ttl('toDate(minute)', o)}
       SETTINGS ttl_only_drop_parts = 1`,
-      // Minute m at offset k (0..9) of its block is in the 'start_to_minute' parts ending at offsets k..8
-      // and the 'minute_to_end' parts starting at offsets 1..k.
+      // Minute m at offset k (0..9) of its block is in the 'start_to_minute' parts ending at offsets k..8, the
+      // 'minute_to_end' parts starting at offsets 1..k, and its 'block'. (The part ending at offset 9 and the
+      // one starting at 0 would be the whole block again.)
       `CREATE MATERIALIZED VIEW IF NOT EXISTS edges_10m_parts_mv TO edges_10m_parts AS
       SELECT part, part_minute AS minute, * EXCEPT (minute, picked, part, part_minute) FROM (
         SELECT *, picked.1 AS part, toStartOfTenMinutes(minute) + 60 * picked.2 AS part_minute
         FROM edges_1m
         ARRAY JOIN arrayConcat(
           arrayMap(offset -> tuple(toInt8(1), offset), range(intDiv(toUInt32(minute) - toUInt32(toStartOfTenMinutes(minute)), 60), 9)),
-          arrayMap(offset -> tuple(toInt8(2), offset), range(1, intDiv(toUInt32(minute) - toUInt32(toStartOfTenMinutes(minute)), 60) + 1))
+          arrayMap(offset -> tuple(toInt8(2), offset), range(1, intDiv(toUInt32(minute) - toUInt32(toStartOfTenMinutes(minute)), 60) + 1)),
+          [tuple(toInt8(3), 0)]
         ) AS picked
       )`,
       `INSERT INTO rollup_coverage (rollup, complete_from)

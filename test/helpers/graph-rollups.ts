@@ -359,15 +359,17 @@ export function serviceGraphRollupSuite(label: string, open: (dir: string) => Cl
       const hour = Number(starts!.hour) * 1000;
 
       const blockWindow = { startMs: block - 25 * MINUTE, endMs: block + 35 * MINUTE, signal: 'all' } as const;
-      await probe('edges_10m', block);
-      assert.equal(await probed(blockWindow), 1000, 'the block came from edges_10m');
-      // The window's partial blocks: its first 5 minutes, and its last 6 (it counts the minute its end falls in).
-      const probePart = (part: 'minute_to_end' | 'start_to_minute', time: number, requests: number) =>
+      // Where edges_10m_parts is complete, a window's whole blocks and the partial ones at its ends (its first 5
+      // minutes, and its last 6: it counts the minute its end falls in) come from it, one row each; edges_10m is
+      // not read.
+      const probePart = (part: 'minute_to_end' | 'start_to_minute' | 'block', time: number, requests: number) =>
         store.exec(`INSERT INTO edges_10m_parts (part, minute, source_id, target_id, source_name, source_namespace, target_name, target_namespace, protocol, signal, requests, latency)
           VALUES ('${part}', toDateTime(${time / 1000}), 'probe/a', 'probe/b', 'a', 'probe', 'b', 'probe', 'http', 'spans', ${requests}, ([500], [${requests}]))`);
+      await probe('edges_10m', block);
+      await probePart('block', block, 10_000);
       await probePart('minute_to_end', blockWindow.startMs, 100);
       await probePart('start_to_minute', blockWindow.endMs, 10);
-      assert.equal(await probed(blockWindow), 1110, 'the partial blocks came from edges_10m_parts, one row each');
+      assert.equal(await probed(blockWindow), 10_110, 'blocks and partial blocks came from edges_10m_parts, one row each');
       await probe('edges_1h', hour);
       // Where hours do not start on a ten-minute boundary (Asia/Kathmandu), hour rows are not used.
       assert.equal(await probed({ startMs: hour, endMs: hour + HOUR - 1, signal: 'all' }), hour % (10 * MINUTE) === 0 ? 1000 : undefined, 'the hour came from edges_1h');
@@ -375,7 +377,7 @@ export function serviceGraphRollupSuite(label: string, open: (dir: string) => Cl
       // Blocks before a rollup was complete (a store that had minute rows when migration 6 or 9 ran) are counted
       // from their minutes. That point is read once per store, hence other stores on the same directory.
       await store.exec(`INSERT INTO rollup_coverage (rollup, complete_from) VALUES ('edges_10m_parts', toDateTime(${(block + HOUR) / 1000}))`);
-      assert.equal(await probed(blockWindow), 1110, 'read once per store');
+      assert.equal(await probed(blockWindow), 10_110, 'read once per store');
       const partsLater = open(dir);
       try {
         assert.equal(await probed(blockWindow, partsLater), 1000, 'whole blocks from edges_10m, the partial ones from their minutes');
