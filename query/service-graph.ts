@@ -256,8 +256,6 @@ function graphSql(rows: WindowRows, signal: GraphQuery['signal'], settings = '')
         arrayMap((index, next) -> index != next, indexes, arrayResize(arrayPopFront(indexes), length(indexes), 65535)) AS bucket_ends
       FROM (${parts.join(' UNION ALL ')})
       GROUP BY source_id, target_id, protocol, signal
-      -- The storage pass takes back guesses it has paired (negative rows): what nets to nothing is no edge.
-      HAVING requests > 1e-6
     ) ORDER BY source_id, target_id, protocol, signal${settings}`;
 }
 
@@ -436,6 +434,9 @@ export async function readServiceGraph(store: ClickHouseStore, q: GraphQuery): P
   };
   const readEdges = store.queryEach(graphSql(window, q.signal, settings), (columns) => {
     const row = columns as EdgeRow;
+    // The storage pass takes back guesses it has paired (negative rows): what nets to nothing is no edge.
+    // (Left out here rather than by a HAVING: the engine plans a query faster without one.)
+    if (!(Number(row[6]) > 1e-6)) return;
     const first = pairRows[0];
     if (first !== undefined && (first[0] !== row[0] || first[1] !== row[1])) finishPair();
     pairRows.push(row);
