@@ -228,7 +228,6 @@ function windowRows(startMs: number, endMs: number, coverage: RollupCoverage): W
   };
 }
 
-
 const EDGE_ROW_COLUMNS = 'source_id, target_id, protocol, signal, source_kind, target_kind, requests, errors, mtls_yes, mtls_no, latency, request_bytes, response_bytes';
 
 /** The query behind the graph: one row per caller, callee, protocol and signal over the window, in that order. */

@@ -101,25 +101,40 @@ export const SPAN_INGEST_COLUMNS = [
   'dropped_counts',
 ] as const;
 
-/** The columns of the edge tables (edges_1m, edges_10m, edges_1h); `time` names the period's start. */
-const edgeColumns = (time: string) => `
+/**
+ * The columns of the edge tables (edges_1m, edges_10m, edges_1h); `time` names the period's start. Without
+ * `names`, only what the graph's counts are read from (edges_10m_parts: no names, no exemplars).
+ */
+const edgeColumns = (time: string, names = true) => `
   ${time} DateTime CODEC(Delta, ZSTD(1)),
-  source_id LowCardinality(String), target_id LowCardinality(String),
+  source_id LowCardinality(String), target_id LowCardinality(String),${
+    names
+      ? `
   source_name SimpleAggregateFunction(any, LowCardinality(String)),
   source_namespace SimpleAggregateFunction(any, LowCardinality(String)),
-  source_version SimpleAggregateFunction(any, LowCardinality(String)),
-  source_kind SimpleAggregateFunction(min, UInt8),
+  source_version SimpleAggregateFunction(any, LowCardinality(String)),`
+      : ''
+  }
+  source_kind SimpleAggregateFunction(min, UInt8),${
+    names
+      ? `
   target_name SimpleAggregateFunction(any, LowCardinality(String)),
   target_namespace SimpleAggregateFunction(any, LowCardinality(String)),
-  target_version SimpleAggregateFunction(any, LowCardinality(String)),
+  target_version SimpleAggregateFunction(any, LowCardinality(String)),`
+      : ''
+  }
   target_kind SimpleAggregateFunction(min, UInt8),
   protocol LowCardinality(String), signal LowCardinality(String),
   requests SimpleAggregateFunction(sum, Float64),
   errors SimpleAggregateFunction(sum, Float64),
   mtls_yes SimpleAggregateFunction(sum, Float64),
   mtls_no SimpleAggregateFunction(sum, Float64),
-  latency SimpleAggregateFunction(sumMap, Tuple(Array(UInt16), Array(Float64))),
-  exemplars SimpleAggregateFunction(any, Array(String))`;
+  latency SimpleAggregateFunction(sumMap, Tuple(Array(UInt16), Array(Float64)))${
+    names
+      ? `,
+  exemplars SimpleAggregateFunction(any, Array(String))`
+      : ''
+  }`;
 
 const MIGRATIONS: Migration[] = [
   {
@@ -437,10 +452,11 @@ const MIGRATIONS: Migration[] = [
       // edges_10m holds), so that a window reads one table: at most one row per edge for each partial block,
       // one per whole block (bench:graph, 5,000 edges: 80k rows from three tables down to 35k from one;
       // docs/performance.md). A minute row feeds up to ten of these, written by the view below as edges_1m
-      // is inserted.
+      // is inserted. Only what the graph's counts are read from is kept: names come from edges_1h, and
+      // exemplars would be half the table's bytes.
       `CREATE TABLE IF NOT EXISTS edges_10m_parts (
         part Enum8('start_to_minute' = 1, 'minute_to_end' = 2, 'block' = 3),
-        ${edgeColumns('minute')},
+        ${edgeColumns('minute', false)},
         request_bytes SimpleAggregateFunction(sum, Float64),
         response_bytes SimpleAggregateFunction(sum, Float64)
       ) ENGINE = AggregatingMergeTree
@@ -452,7 +468,9 @@ const MIGRATIONS: Migration[] = [
       // 'minute_to_end' parts starting at offsets 1..k, and its 'block'. (The part ending at offset 9 and the
       // one starting at 0 would be the whole block again.)
       `CREATE MATERIALIZED VIEW IF NOT EXISTS edges_10m_parts_mv TO edges_10m_parts AS
-      SELECT part, part_minute AS minute, * EXCEPT (minute, picked, part, part_minute) FROM (
+      SELECT part, part_minute AS minute, source_id, target_id, source_kind, target_kind, protocol, signal,
+        requests, errors, mtls_yes, mtls_no, latency, request_bytes, response_bytes
+      FROM (
         SELECT *, picked.1 AS part, toStartOfTenMinutes(minute) + 60 * picked.2 AS part_minute
         FROM edges_1m
         ARRAY JOIN arrayConcat(

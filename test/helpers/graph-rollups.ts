@@ -363,8 +363,8 @@ export function serviceGraphRollupSuite(label: string, open: (dir: string) => Cl
       // minutes, and its last 6: it counts the minute its end falls in) come from it, one row each; edges_10m is
       // not read.
       const probePart = (part: 'minute_to_end' | 'start_to_minute' | 'block', time: number, requests: number) =>
-        store.exec(`INSERT INTO edges_10m_parts (part, minute, source_id, target_id, source_name, source_namespace, target_name, target_namespace, protocol, signal, requests, latency)
-          VALUES ('${part}', toDateTime(${time / 1000}), 'probe/a', 'probe/b', 'a', 'probe', 'b', 'probe', 'http', 'spans', ${requests}, ([500], [${requests}]))`);
+        store.exec(`INSERT INTO edges_10m_parts (part, minute, source_id, target_id, protocol, signal, requests, latency)
+          VALUES ('${part}', toDateTime(${time / 1000}), 'probe/a', 'probe/b', 'http', 'spans', ${requests}, ([500], [${requests}]))`);
       await probe('edges_10m', block);
       await probePart('block', block, 10_000);
       await probePart('minute_to_end', blockWindow.startMs, 100);
