@@ -1,5 +1,6 @@
-// GET /api/v1/service-graph: nodes and edges over a window, from the edge rows (edges_1m and its ten-minute
-// and hourly rollups), in the contract's shape (../shared/reference/interface.md).
+// GET /api/v1/service-graph: nodes and edges over a window, from the edge rows (edges_1m and its rollups:
+// hourly, ten-minute, and the parts of ten-minute blocks), in the contract's shape
+// (../shared/reference/interface.md).
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { NODE_KIND_BY_RANK } from '../collector/service-graph/halves.ts';

@@ -1,8 +1,9 @@
-// The service graph read from the rollups (whole hours from edges_1h, whole ten-minute blocks from edges_10m,
-// the partial blocks at a window's ends from edges_10m_parts, the rest from edges_1m) must equal the graph
-// counted from the minute rows alone, as it was before the rollups were read: for windows spanning parts of
-// hours, whole hours, ten-minute blocks, a few minutes, in whatever time zone the engine runs. Registered by one test file per time zone (the engine takes its zone
-// from TZ once per process) and per way of talking to ClickHouse.
+// The service graph read from the rollups (whole hours from edges_1h; whole ten-minute blocks and the partial
+// blocks at a window's ends from edges_10m_parts, or where that table is not complete, whole blocks from
+// edges_10m and the other minutes from edges_1m) must equal the graph counted from the minute rows alone, as
+// it was before the rollups were read: for windows spanning parts of hours, whole hours, ten-minute blocks, a
+// few minutes, in whatever time zone the engine runs. Registered by one test file per time zone (the engine
+// takes its zone from TZ once per process) and per way of talking to ClickHouse.
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
