@@ -101,40 +101,28 @@ export const SPAN_INGEST_COLUMNS = [
   'dropped_counts',
 ] as const;
 
+/** A side of an edge's names, any row's (they are what the node's id is made of). */
+const nameColumns = (side: 'source' | 'target') => `
+  ${side}_name SimpleAggregateFunction(any, LowCardinality(String)),
+  ${side}_namespace SimpleAggregateFunction(any, LowCardinality(String)),
+  ${side}_version SimpleAggregateFunction(any, LowCardinality(String)),`;
+
 /**
  * The columns of the edge tables (edges_1m, edges_10m, edges_1h); `time` names the period's start. Without
  * `names`, only what the graph's counts are read from (edges_10m_parts: no names, no exemplars).
  */
 const edgeColumns = (time: string, names = true) => `
   ${time} DateTime CODEC(Delta, ZSTD(1)),
-  source_id LowCardinality(String), target_id LowCardinality(String),${
-    names
-      ? `
-  source_name SimpleAggregateFunction(any, LowCardinality(String)),
-  source_namespace SimpleAggregateFunction(any, LowCardinality(String)),
-  source_version SimpleAggregateFunction(any, LowCardinality(String)),`
-      : ''
-  }
-  source_kind SimpleAggregateFunction(min, UInt8),${
-    names
-      ? `
-  target_name SimpleAggregateFunction(any, LowCardinality(String)),
-  target_namespace SimpleAggregateFunction(any, LowCardinality(String)),
-  target_version SimpleAggregateFunction(any, LowCardinality(String)),`
-      : ''
-  }
+  source_id LowCardinality(String), target_id LowCardinality(String),${names ? nameColumns('source') : ''}
+  source_kind SimpleAggregateFunction(min, UInt8),${names ? nameColumns('target') : ''}
   target_kind SimpleAggregateFunction(min, UInt8),
   protocol LowCardinality(String), signal LowCardinality(String),
   requests SimpleAggregateFunction(sum, Float64),
   errors SimpleAggregateFunction(sum, Float64),
   mtls_yes SimpleAggregateFunction(sum, Float64),
   mtls_no SimpleAggregateFunction(sum, Float64),
-  latency SimpleAggregateFunction(sumMap, Tuple(Array(UInt16), Array(Float64)))${
-    names
-      ? `,
-  exemplars SimpleAggregateFunction(any, Array(String))`
-      : ''
-  }`;
+  latency SimpleAggregateFunction(sumMap, Tuple(Array(UInt16), Array(Float64)))${names ? `,
+  exemplars SimpleAggregateFunction(any, Array(String))` : ''}`;
 
 const MIGRATIONS: Migration[] = [
   {

@@ -97,7 +97,7 @@ async function measureApi(dir: string, now: number, root = ROOT) {
   const m = await startMeshlens(dir, { root });
   const base = `http://127.0.0.1:${m.queryPort}`;
   // Which rows a window reads depends on where it falls against the clock (whole hours from edges_1h, whole
-  // ten-minute blocks from edges_10m, the other minutes from edges_1m), so the ten runs end at ten
+  // ten-minute blocks and the partial ones at its ends from edges_10m_parts), so the ten runs end at ten
   // consecutive minutes (and a second apart): every position within ten minutes.
   const ends = Array.from({ length: 10 }, (_, i) => now - 10 * 60_000 - i * 61_000);
   const graph = (hours: number) => ends.map((end) => `${base}/api/v1/service-graph?start=${end - hours * 3_600_000}&end=${end}`);
